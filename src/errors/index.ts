@@ -1,0 +1,48 @@
+/**
+ * Errors that cross a module boundary carry a stable `code`, the HTTP status they map to, and
+ * their `cause`. One handler in `http/` turns them into JSON bodies.
+ */
+export class HeadroomError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  /** Extra fields copied into the JSON error body (e.g. the offending field name). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { statusCode?: number; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HeadroomError';
+    this.code = code;
+    this.statusCode = options.statusCode ?? 500;
+    this.details = options.details;
+  }
+}
+
+/** Stable error codes. Clients and operators match on these, so they never change meaning. */
+export const ErrorCode = {
+  config: 'HEADROOM_ERR_CONFIG',
+  migrationEdited: 'HEADROOM_ERR_MIGRATION_EDITED',
+  migrationFailed: 'HEADROOM_ERR_MIGRATION_FAILED',
+  storeUnavailable: 'HEADROOM_ERR_STORE_UNAVAILABLE',
+  storeQuery: 'HEADROOM_ERR_STORE_QUERY',
+  unauthorized: 'HEADROOM_ERR_UNAUTHORIZED',
+  badRequest: 'HEADROOM_ERR_BAD_REQUEST',
+  malformedPayload: 'HEADROOM_ERR_MALFORMED_PAYLOAD',
+  unsupportedMediaType: 'HEADROOM_ERR_UNSUPPORTED_MEDIA_TYPE',
+  payloadTooLarge: 'HEADROOM_ERR_PAYLOAD_TOO_LARGE',
+  overloaded: 'HEADROOM_ERR_OVERLOADED',
+  notFound: 'HEADROOM_ERR_NOT_FOUND',
+  shuttingDown: 'HEADROOM_ERR_SHUTTING_DOWN',
+  internal: 'HEADROOM_ERR_INTERNAL',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Outcome of an I/O step whose failure is expected and handled (a batch insert, a Slack post, a push). */
+export type IoResult<T> =
+  | { kind: 'success'; value: T }
+  | { kind: 'retryable'; error: Error; retryAfterMillis?: number }
+  | { kind: 'failure'; error: Error };
