@@ -3,6 +3,12 @@
  * body) into headroom's normalised span attributes. Used by the SDK and by ingest.
  */
 
+export { fingerprintKey, looksLikeSecret } from './fingerprint-key.ts';
+export type { HeaderSource } from './header-reader.ts';
+export { normaliseResponse } from './normalise-response.ts';
+export type { NormalisedResponse, ResponseFacts } from './normalise-response.ts';
+export { parseGoDuration, parseRetryAfter } from './parse-values.ts';
+
 /** `keypool.outcome` values, see DESIGN.md's span contract. */
 export const OUTCOMES = [
   'ok',

@@ -1,0 +1,326 @@
+import protobuf from 'protobufjs';
+import {
+  MalformedPayloadError,
+  emptyAttributes,
+  type AttributeValue,
+  type Attributes,
+  type DecodedSpan,
+} from './decoded-span.ts';
+
+type Reader = protobuf.Reader;
+
+// Wire types (protobuf encoding spec).
+const VARINT = 0;
+const FIXED64 = 1;
+const LENGTH_DELIMITED = 2;
+
+/**
+ * Decodes an OTLP `ExportTraceServiceRequest` straight into {@link DecodedSpan}s with protobufjs'
+ * `Reader`, without building the full message tree: ingest is the hot path and most of a span's
+ * bytes are attributes that are read once.
+ */
+export function decodeExportRequestProtobuf(buffer: Uint8Array): DecodedSpan[] {
+  const reader = protobuf.Reader.create(buffer);
+  const spans: DecodedSpan[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) {
+        decodeResourceSpans(reader, messageEnd(reader), spans);
+      } else {
+        reader.skipType(tag & 7);
+      }
+    }
+  } catch (error) {
+    if (error instanceof MalformedPayloadError) throw error;
+    throw new MalformedPayloadError(
+      `malformed protobuf ExportTraceServiceRequest at byte ${reader.pos}: ${(error as Error).message}`,
+    );
+  }
+  return spans;
+}
+
+function messageEnd(reader: Reader): number {
+  const length = reader.uint32();
+  const end = reader.pos + length;
+  if (end > reader.len) {
+    throw new MalformedPayloadError(
+      `malformed protobuf ExportTraceServiceRequest: a field at byte ${reader.pos} claims ${length} bytes but only ${reader.len - reader.pos} remain`,
+    );
+  }
+  return end;
+}
+
+function decodeResourceSpans(reader: Reader, end: number, out: DecodedSpan[]): void {
+  let resource = emptyAttributes();
+  const first = out.length;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    if (field === 1 && (tag & 7) === LENGTH_DELIMITED) {
+      resource = decodeResource(reader, messageEnd(reader));
+    } else if (field === 2 && (tag & 7) === LENGTH_DELIMITED) {
+      decodeScopeSpans(reader, messageEnd(reader), out);
+    } else {
+      reader.skipType(tag & 7);
+    }
+  }
+  // The resource may follow its spans on the wire, so it is attached once the message is read.
+  for (let i = first; i < out.length; i++) (out[i] as DecodedSpan).resource = resource;
+}
+
+function decodeResource(reader: Reader, end: number): Attributes {
+  const attributes = emptyAttributes();
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED)
+      decodeKeyValue(reader, messageEnd(reader), attributes);
+    else reader.skipType(tag & 7);
+  }
+  return attributes;
+}
+
+function decodeScopeSpans(reader: Reader, end: number, out: DecodedSpan[]): void {
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED) out.push(decodeSpan(reader, messageEnd(reader)));
+    else reader.skipType(tag & 7);
+  }
+}
+
+// Placeholder until the enclosing ResourceSpans has been read; replaced before the span leaves the decoder.
+const NO_ATTRIBUTES: Attributes = { keys: [], values: [] };
+
+function decodeSpan(reader: Reader, end: number): DecodedSpan {
+  const span: DecodedSpan = {
+    resource: NO_ATTRIBUTES,
+    traceId: '',
+    spanId: '',
+    name: '',
+    kind: 0,
+    startTimeMs: 0,
+    endTimeMs: 0,
+    attributes: emptyAttributes(),
+    statusCode: 0,
+    statusMessage: '',
+  };
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wireType = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        if (wireType !== LENGTH_DELIMITED) break;
+        span.traceId = hex(reader);
+        continue;
+      case 2:
+        if (wireType !== LENGTH_DELIMITED) break;
+        span.spanId = hex(reader);
+        continue;
+      case 5:
+        if (wireType !== LENGTH_DELIMITED) break;
+        span.name = reader.string();
+        continue;
+      case 6:
+        if (wireType !== VARINT) break;
+        span.kind = reader.int32();
+        continue;
+      case 7:
+        if (wireType !== FIXED64) break;
+        span.startTimeMs = fixed64NanosToMillis(reader);
+        continue;
+      case 8:
+        if (wireType !== FIXED64) break;
+        span.endTimeMs = fixed64NanosToMillis(reader);
+        continue;
+      case 9:
+        if (wireType !== LENGTH_DELIMITED) break;
+        decodeKeyValue(reader, messageEnd(reader), span.attributes);
+        continue;
+      case 15:
+        if (wireType !== LENGTH_DELIMITED) break;
+        decodeStatus(reader, messageEnd(reader), span);
+        continue;
+    }
+    reader.skipType(wireType);
+  }
+  return span;
+}
+
+function decodeStatus(reader: Reader, end: number, span: DecodedSpan): void {
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED) span.statusMessage = reader.string();
+    else if (tag >>> 3 === 3 && (tag & 7) === VARINT) span.statusCode = reader.int32();
+    else reader.skipType(tag & 7);
+  }
+}
+
+function decodeKeyValue(reader: Reader, end: number, into: Attributes): void {
+  let key = '';
+  let value: AttributeValue | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) key = readInterned(reader);
+    else if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED)
+      value = flatten(decodeAnyValue(reader, messageEnd(reader)));
+    else reader.skipType(tag & 7);
+  }
+  if (value !== undefined) {
+    into.keys.push(key);
+    into.values.push(value);
+  }
+}
+
+type AnyValue = AttributeValue | Uint8Array | AnyValue[] | { [key: string]: AnyValue } | undefined;
+
+function decodeAnyValue(reader: Reader, end: number): AnyValue {
+  let value: AnyValue;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wireType = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        if (wireType !== LENGTH_DELIMITED) break;
+        value = readInterned(reader);
+        continue;
+      case 2:
+        if (wireType !== VARINT) break;
+        value = reader.bool();
+        continue;
+      case 3: {
+        if (wireType !== VARINT) break;
+        value = readInt64(reader);
+        continue;
+      }
+      case 4:
+        if (wireType !== FIXED64) break;
+        value = reader.double();
+        continue;
+      case 5: {
+        if (wireType !== LENGTH_DELIMITED) break;
+        const arrayEnd = messageEnd(reader);
+        const items: AnyValue[] = [];
+        while (reader.pos < arrayEnd) {
+          const inner = reader.uint32();
+          if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
+            items.push(decodeAnyValue(reader, messageEnd(reader)));
+          else reader.skipType(inner & 7);
+        }
+        value = items;
+        continue;
+      }
+      case 6: {
+        if (wireType !== LENGTH_DELIMITED) break;
+        const listEnd = messageEnd(reader);
+        const nested: Attributes = emptyAttributes();
+        while (reader.pos < listEnd) {
+          const inner = reader.uint32();
+          if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
+            decodeKeyValue(reader, messageEnd(reader), nested);
+          else reader.skipType(inner & 7);
+        }
+        const object: Record<string, AnyValue> = {};
+        nested.keys.forEach((k, i) => (object[k] = nested.values[i]));
+        value = object;
+        continue;
+      }
+      case 7:
+        if (wireType !== LENGTH_DELIMITED) break;
+        value = reader.bytes();
+        continue;
+    }
+    reader.skipType(wireType);
+  }
+  return value;
+}
+
+/** Scalars stay as they are; arrays and maps become JSON text and bytes base64, so every value fits a column. */
+export function flatten(value: AnyValue): AttributeValue | undefined {
+  if (value === undefined || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v,
+  );
+}
+
+// Attribute keys and most values (pool, key id, model, provider, …) repeat in every span. Looking them
+// up by a hash of their bytes returns the same string without decoding or allocating it again, which
+// is most of the decoding cost of a span.
+const INTERN_MAX_BYTES = 96;
+const INTERN_MAX_ENTRIES = 16_384;
+const interned = new Map<number, string>();
+
+function readInterned(reader: Reader): string {
+  const length = reader.uint32();
+  const start = reader.pos;
+  const end = start + length;
+  if (length > INTERN_MAX_BYTES || end > reader.len) return readStringAt(reader, start, length);
+  const buf = reader.buf;
+  // Sampled bytes pick the candidate; the full comparison below proves it.
+  const hash =
+    length === 0
+      ? 0
+      : (length << 24) ^
+        ((buf[start] as number) << 16) ^
+        ((buf[start + (length >> 1)] as number) << 8) ^
+        (buf[end - 1] as number) ^
+        ((buf[start + (length >> 2)] as number) << 4) ^
+        ((buf[end - 2 >= start ? end - 2 : start] as number) << 12);
+  const candidate = interned.get(hash);
+  if (candidate !== undefined && candidate.length === length) {
+    let i = 0;
+    while (i < length && candidate.charCodeAt(i) === buf[start + i]) i++;
+    if (i === length) {
+      reader.pos = end;
+      return candidate;
+    }
+  }
+  const value = readStringAt(reader, start, length);
+  if (interned.size >= INTERN_MAX_ENTRIES) interned.clear();
+  interned.set(hash, value);
+  return value;
+}
+
+function readStringAt(reader: Reader, start: number, length: number): string {
+  reader.pos = start;
+  // Reader.string() re-reads the length prefix, so decode the bytes directly.
+  if (start + length > reader.len)
+    throw new RangeError(`index out of range: ${start} + ${length} > ${reader.len}`);
+  reader.pos = start + length;
+  return protobuf.util.utf8.read(reader.buf, start, start + length);
+}
+
+/**
+ * An int64 varint as a number. Up to 7 bytes (49 bits, every realistic count) it is read here without
+ * the Long object protobufjs allocates; longer ones (large or negative values) go through protobufjs.
+ */
+function readInt64(reader: Reader): number {
+  const buf = reader.buf;
+  const start = reader.pos;
+  let result = 0;
+  let scale = 1;
+  for (let pos = start; pos < reader.len && pos < start + 7; pos++) {
+    const byte = buf[pos] as number;
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      reader.pos = pos + 1;
+      return result;
+    }
+    scale *= 128;
+  }
+  const long = reader.int64() as unknown as number | { toNumber(): number };
+  return typeof long === 'number' ? long : long.toNumber();
+}
+
+function hex(reader: Reader): string {
+  const bytes = reader.bytes();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function fixed64NanosToMillis(reader: Reader): number {
+  const low = reader.fixed32();
+  const high = reader.fixed32();
+  // The float sum is off by at most a few hundred nanoseconds; rounding to the microsecond makes the
+  // result exact for every timestamp a span can carry.
+  return Math.round((high * 4294967296 + low) / 1000) / 1000;
+}

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import type { IngestConfig } from '../config/index.ts';
+import { ErrorCode, HeadroomError } from '../errors/index.ts';
+import { encodeApiCallRows, type ApiCallRow, type Store } from '../store/index.ts';
+import { decodeExportRequestJson } from './decode-json.ts';
+import { decodeExportRequestProtobuf } from './decode-protobuf.ts';
+import { MalformedPayloadError, type DecodedSpan } from './decoded-span.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { mapSpanToRow } from './span-to-row.ts';
+
+export {
+  ExportTraceServiceRequest,
+  ExportTraceServiceResponse,
+  encodeExportResponse,
+} from './otlp-schema.ts';
+
+export type PayloadEncoding = 'protobuf' | 'json';
+
+/** The answer to one OTLP export: what was committed and what was rejected, and why. */
+export interface IngestResult {
+  acceptedSpans: number;
+  rejectedSpans: number;
+  /** Empty when nothing was rejected. */
+  errorMessage: string;
+  /** True when the same request was already committed: nothing was written again. */
+  duplicate: boolean;
+}
+
+export interface IngestStats {
+  requests: number;
+  acceptedSpans: number;
+  rejectedSpans: number;
+  duplicateRequests: number;
+  overloadedRequests: number;
+  unavailableRequests: number;
+  batches: number;
+  failedBatches: number;
+  queuedRows: number;
+}
+
+export interface Ingest {
+  /** Recalls recently committed requests so that retries after a restart are still recognised. */
+  start(): Promise<void>;
+  /**
+   * Decodes, validates and commits one OTLP export request (already decompressed). Resolves once its
+   * rows are committed. Throws a {@link HeadroomError}: 400 for a malformed payload, 503 with
+   * `retryAfterSeconds` when overloaded or when ClickHouse is unavailable.
+   */
+  ingest(body: Buffer, encoding: PayloadEncoding): Promise<IngestResult>;
+  stats(): IngestStats;
+  /** Commits everything accepted so far. */
+  close(): Promise<void>;
+}
+
+const MAX_REPORTED_REJECTIONS = 5;
+const MIN_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 10_000;
+
+export function createIngest(options: { config: IngestConfig; store: Store; now?: () => number }): Ingest {
+  const { config, store } = options;
+  const now = options.now ?? Date.now;
+  const committer = new GroupCommitter({
+    maxBatchRows: config.maxBatchRows,
+    flushIntervalMillis: config.flushIntervalMillis,
+    maxQueuedRows: config.maxQueuedRows,
+    write: (chunks) => store.insertEncodedApiCalls(chunks),
+  });
+
+  /** Digest → when it was committed. Insertion order is commit order, so pruning walks from the front. */
+  const committed = new Map<string, number>();
+  /** Requests being committed right now: a concurrent retry waits for the first attempt. */
+  const inFlight = new Map<string, Promise<IngestResult>>();
+  /** Digests whose insert failed in a way that may still have committed (e.g. a lost server response). */
+  const uncertain = new Set<string>();
+  let unavailableUntilMs = 0;
+  let backoffMs = MIN_BACKOFF_MS;
+  let closing = false;
+  const counters = {
+    requests: 0,
+    acceptedSpans: 0,
+    rejectedSpans: 0,
+    duplicateRequests: 0,
+    overloadedRequests: 0,
+    unavailableRequests: 0,
+  };
+  const dedupWindowMs = config.dedupWindowSeconds * 1000;
+  const maxRemembered = 1_000_000;
+
+  function remember(digest: string, atMs: number): void {
+    committed.set(digest, atMs);
+    const horizon = atMs - dedupWindowMs;
+    for (const [d, t] of committed) {
+      if (t >= horizon && committed.size <= maxRemembered) break;
+      committed.delete(d);
+    }
+  }
+
+  function unavailable(message: string, retryAfterSeconds: number, cause?: unknown): HeadroomError {
+    counters.unavailableRequests++;
+    return new HeadroomError(ErrorCode.storeUnavailable, message, {
+      statusCode: 503,
+      cause,
+      details: { retryAfterSeconds },
+    });
+  }
+
+  async function commit(digest: string, spans: DecodedSpan[]): Promise<IngestResult> {
+    const receivedAtMs = now();
+    const rows: ApiCallRow[] = [];
+    const rejections: string[] = [];
+    let rejected = 0;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i] as DecodedSpan;
+      const mapped = mapSpanToRow(span, digest, receivedAtMs);
+      if (typeof mapped === 'string') {
+        rejected++;
+        if (rejections.length < MAX_REPORTED_REJECTIONS) {
+          rejections.push(`span ${span.spanId === '' ? `#${i}` : span.spanId}: ${mapped}`);
+        }
+      } else {
+        rows.push(mapped);
+      }
+    }
+    const errorMessage =
+      rejected === 0
+        ? ''
+        : `${rejected} of ${spans.length} spans rejected: ${rejections.join('; ')}${rejected > rejections.length ? '; …' : ''}`;
+    counters.rejectedSpans += rejected;
+    if (rows.length === 0)
+      return { acceptedSpans: 0, rejectedSpans: rejected, errorMessage, duplicate: false };
+
+    if (uncertain.has(digest)) {
+      const found = await store.readRecentRequestDigests(receivedAtMs - dedupWindowMs).catch(() => undefined);
+      if (found === undefined) throw unavailable('ClickHouse is unavailable; retry later', 1);
+      if (found.includes(digest)) {
+        uncertain.delete(digest);
+        remember(digest, receivedAtMs);
+        counters.duplicateRequests++;
+        return { acceptedSpans: rows.length, rejectedSpans: rejected, errorMessage, duplicate: true };
+      }
+    }
+
+    const queued = committer.tryEnqueue(encodeApiCallRows(rows), rows.length);
+    if (queued === undefined) {
+      counters.overloadedRequests++;
+      throw new HeadroomError(
+        ErrorCode.overloaded,
+        `ingest queue is full (${committer.queuedRows} rows waiting for ClickHouse); retry later`,
+        { statusCode: 503, details: { retryAfterSeconds: 1 } },
+      );
+    }
+    const outcome = await queued;
+    if (outcome.kind === 'committed') {
+      unavailableUntilMs = 0;
+      backoffMs = MIN_BACKOFF_MS;
+      uncertain.delete(digest);
+      remember(digest, now());
+      counters.acceptedSpans += rows.length;
+      return { acceptedSpans: rows.length, rejectedSpans: rejected, errorMessage, duplicate: false };
+    }
+    if (outcome.kind === 'retryable') {
+      uncertain.add(digest);
+      if (unavailableUntilMs <= now()) {
+        unavailableUntilMs = now() + backoffMs;
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      }
+      throw unavailable(
+        `ClickHouse is unavailable (${outcome.error.message}); nothing from this request was committed, retry later`,
+        Math.max(1, Math.ceil((unavailableUntilMs - now()) / 1000)),
+        outcome.error,
+      );
+    }
+    throw new HeadroomError(ErrorCode.internal, `insert failed: ${outcome.error.message}`, {
+      statusCode: 500,
+      cause: outcome.error,
+    });
+  }
+
+  return {
+    async start() {
+      if (dedupWindowMs === 0) return;
+      const since = now() - dedupWindowMs;
+      for (const digest of await store.readRecentRequestDigests(since)) committed.set(digest, since);
+    },
+    async ingest(body, encoding) {
+      counters.requests++;
+      if (closing) {
+        throw new HeadroomError(
+          ErrorCode.shuttingDown,
+          'headroom is shutting down; retry against another instance',
+          {
+            statusCode: 503,
+            details: { retryAfterSeconds: 1 },
+          },
+        );
+      }
+      let spans: DecodedSpan[];
+      try {
+        spans =
+          encoding === 'protobuf'
+            ? decodeExportRequestProtobuf(body)
+            : decodeExportRequestJson(body.toString('utf8'));
+      } catch (error) {
+        if (error instanceof MalformedPayloadError) {
+          throw new HeadroomError(ErrorCode.malformedPayload, error.message, {
+            statusCode: 400,
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      if (spans.length === 0)
+        return { acceptedSpans: 0, rejectedSpans: 0, errorMessage: '', duplicate: false };
+
+      const digest = createHash('sha256').update(encoding).update(body).digest('hex').slice(0, 32);
+      if (committed.has(digest)) {
+        counters.duplicateRequests++;
+        return { acceptedSpans: spans.length, rejectedSpans: 0, errorMessage: '', duplicate: true };
+      }
+      const running = inFlight.get(digest);
+      if (running !== undefined) {
+        counters.duplicateRequests++;
+        return { ...(await running), duplicate: true };
+      }
+      if (unavailableUntilMs > now()) {
+        throw unavailable(
+          'ClickHouse is unavailable; retry later',
+          Math.max(1, Math.ceil((unavailableUntilMs - now()) / 1000)),
+        );
+      }
+      const attempt = commit(digest, spans);
+      inFlight.set(digest, attempt);
+      try {
+        return await attempt;
+      } finally {
+        inFlight.delete(digest);
+      }
+    },
+    stats() {
+      return { ...counters, ...committer.stats, queuedRows: committer.queuedRows };
+    },
+    async close() {
+      closing = true;
+      await committer.flush();
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Config } from '../config/index.ts';
+import { ErrorCode, HeadroomError, type IoResult } from '../errors/index.ts';
+import { API_CALL_COLUMNS, encodeApiCallRows, type ApiCallRow } from './api-calls.ts';
+import { createClickHouseClient, type StoreMode } from './clickhouse.ts';
+import { applyMigrations, migrationsUpToDate, type MigrationReport } from './migrations.ts';
+
+export type { ApiCallRow, MigrationReport, StoreMode };
+export { encodeApiCallRows };
+
+/** Where the numbered SQL migrations live (the package's `migrations/` folder). */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+export type QueryParams = Record<string, unknown>;
+
+/** The only module that talks to ClickHouse. */
+export interface Store {
+  readonly mode: StoreMode;
+  readonly database: string;
+  /** Applies pending migrations and the configured retention. */
+  migrate(): Promise<MigrationReport>;
+  /** ClickHouse reachable and every migration applied. */
+  checkReady(): Promise<{ ready: boolean; reason?: string }>;
+  /** Inserts rows already encoded by {@link encodeApiCallRows}; resolves once ClickHouse has committed them. */
+  insertEncodedApiCalls(chunks: readonly string[]): Promise<IoResult<void>>;
+  /** Digests of requests committed since `sinceMs`, so that retries arriving after a restart are recognised. */
+  readRecentRequestDigests(sinceMs: number): Promise<string[]>;
+  /** Runs a read query with bound parameters and returns its rows. */
+  queryRows<T>(sql: string, params?: QueryParams): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+// ClickHouse error codes that mean "try again later", not "this insert is wrong".
+// Source: ClickHouse src/Common/ErrorCodes.cpp.
+const RETRYABLE_CLICKHOUSE_CODES = new Set([
+  '159', // TIMEOUT_EXCEEDED
+  '164', // READONLY
+  '202', // TOO_MANY_SIMULTANEOUS_QUERIES
+  '203', // NO_FREE_CONNECTION
+  '209', // SOCKET_TIMEOUT
+  '210', // NETWORK_ERROR
+  '241', // MEMORY_LIMIT_EXCEEDED
+  '242', // TABLE_IS_READ_ONLY
+  '252', // TOO_MANY_PARTS
+  '279', // ALL_CONNECTION_TRIES_FAILED
+  '319', // UNKNOWN_STATUS_OF_INSERT
+  '425', // SYSTEM_ERROR
+]);
+
+/** Classifies a failed ClickHouse call: transport failures and overload are retryable, the rest are not. */
+export function classifyClickHouseError(error: unknown): Exclude<IoResult<never>, { kind: 'success' }> {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const code = (err as { code?: unknown }).code;
+  const codeText = typeof code === 'string' || typeof code === 'number' ? String(code) : '';
+  const transport =
+    /^E[A-Z]+$/.test(codeText) ||
+    /socket hang up|ECONNREFUSED|ECONNRESET|Timeout error|closed/i.test(err.message);
+  const wrapped = new HeadroomError(
+    transport || RETRYABLE_CLICKHOUSE_CODES.has(codeText) ? ErrorCode.storeUnavailable : ErrorCode.storeQuery,
+    `ClickHouse: ${err.message}`,
+    { cause: err, statusCode: 503 },
+  );
+  if (transport || RETRYABLE_CLICKHOUSE_CODES.has(codeText)) return { kind: 'retryable', error: wrapped };
+  return { kind: 'failure', error: wrapped };
+}
+
+export function createStore(config: Config): Store {
+  const { client, mode } = createClickHouseClient(config.clickhouse, config.dataDir);
+  return createStoreFromClient(client, mode, config.clickhouse.database, config.retentionDays);
+}
+
+function createStoreFromClient(
+  client: ClickHouseClient,
+  mode: StoreMode,
+  database: string,
+  retentionDays: number,
+): Store {
+  const insertQuery = `INSERT INTO ${database}.api_calls (${API_CALL_COLUMNS.join(', ')}) FORMAT TabSeparated`;
+  let closed = false;
+
+  async function applyRetention(): Promise<void> {
+    const rows = await queryRows<{ create_table_query: string }>(
+      'SELECT create_table_query FROM system.tables WHERE database = {database:String} AND name = {table:String}',
+      { database, table: 'api_calls' },
+    );
+    const wanted = `toDateTime(timestamp) + toIntervalDay(${retentionDays})`;
+    if (rows[0] === undefined || rows[0].create_table_query.includes(wanted)) return;
+    await client.command({
+      query: `ALTER TABLE ${database}.api_calls MODIFY TTL toDateTime(timestamp) + INTERVAL ${retentionDays} DAY`,
+      clickhouse_settings: { materialize_ttl_after_modify: 0 },
+    });
+  }
+
+  async function queryRows<T>(sql: string, params: QueryParams = {}): Promise<T[]> {
+    try {
+      const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      return await result.json<T>();
+    } catch (error) {
+      throw classifyClickHouseError(error).error;
+    }
+  }
+
+  return {
+    mode,
+    database,
+    async migrate() {
+      const report = await applyMigrations(client, database, MIGRATIONS_DIR);
+      await applyRetention();
+      return report;
+    },
+    async checkReady() {
+      if (closed) return { ready: false, reason: 'store closed' };
+      const ping = await client.ping();
+      if (!ping.success) return { ready: false, reason: `ClickHouse unreachable: ${ping.error.message}` };
+      try {
+        const upToDate = await migrationsUpToDate(client, database, MIGRATIONS_DIR);
+        return upToDate ? { ready: true } : { ready: false, reason: 'migrations not applied' };
+      } catch (error) {
+        return { ready: false, reason: `migrations not applied: ${(error as Error).message}` };
+      }
+    },
+    async insertEncodedApiCalls(chunks) {
+      if (chunks.length === 0) return { kind: 'success', value: undefined };
+      try {
+        await client.insert({
+          table: `${database}.api_calls`,
+          query: insertQuery,
+          // One non-object-mode stream of the joined chunks: the client sends it as the body as-is.
+          values: Readable.from([Buffer.from(chunks.join(''))], { objectMode: false }),
+          format: 'TabSeparated',
+        } as Parameters<ClickHouseClient['insert']>[0]);
+        return { kind: 'success', value: undefined };
+      } catch (error) {
+        return classifyClickHouseError(error);
+      }
+    },
+    async readRecentRequestDigests(sinceMs) {
+      const rows = await queryRows<{ d: string }>(
+        `SELECT DISTINCT request_digest AS d FROM ${database}.api_calls
+         WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64}) AND request_digest != ''`,
+        { since: sinceMs },
+      );
+      return rows.map((r) => r.d);
+    },
+    queryRows,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}

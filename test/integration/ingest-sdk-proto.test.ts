@@ -1,0 +1,5 @@
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { describeSdkContract } from '../support/sdk-contract.ts';
+
+// The SDK registers process-wide globals, so each exporter gets its own test file (and process).
+describeSdkContract('OTLP/HTTP protobuf', (url) => new OTLPTraceExporter({ url }));
