@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ROLES, type ConfigOverrides, type Role } from '../config/index.ts';
 import { HeadroomError } from '../errors/index.ts';
 import { createStore } from '../store/index.ts';
+import { runDemo } from '../demo/index.ts';
 import { startService } from './service.ts';
 
 const HELP = `headroom: forecasts when each API key and shared quota will run out, alerts in Slack, steers gateways.
@@ -12,6 +13,9 @@ Usage:
       Runs the service: OTLP/HTTP ingest on POST /v1/traces, the HTTP API and the analytics cycle.
   headroom migrate [--data-dir D]
       Applies pending ClickHouse migrations and exits (serve also applies them at start).
+  headroom demo
+      Shows the whole loop in about a minute on a temporary data directory: traffic through the
+      OpenTelemetry SDK, forecasts, a Slack alert (to a local Slack API endpoint) and rebalance advice.
   headroom --help
 
 Configuration comes from the environment (HEADROOM_*, see README.md); flags override it.
@@ -55,6 +59,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(config);
+    case 'demo':
+      await runDemo({
+        loadConfig: (demoEnv) => loadConfig({ env: { ...env, ...demoEnv } }),
+        startService: (demoConfig) => startService(demoConfig, { scheduleAnalytics: false }),
+      });
+      return 0;
     case 'migrate': {
       const store = createStore(config);
       try {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { createAnalytics, type Analytics } from '../analytics/index.ts';
 import type { Config } from '../config/index.ts';
-import { buildApp } from '../http/index.ts';
+import { buildApp, registerApi } from '../http/index.ts';
 import { createIngest, type Ingest } from '../ingest/index.ts';
 import { createStore, type Store } from '../store/index.ts';
 
@@ -8,14 +9,21 @@ export interface Service {
   readonly app: FastifyInstance;
   readonly store: Store;
   readonly ingest: Ingest | undefined;
+  readonly analytics: Analytics | undefined;
   /** The address the service listens on, e.g. `http://127.0.0.1:4318`. */
   readonly url: string;
   /** Graceful shutdown: stop accepting, commit pending batches, close ClickHouse. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Wires store, ingest and HTTP for `headroom serve` and listens on the configured address. */
-export async function startService(config: Config): Promise<Service> {
+/**
+ * Wires store, ingest, analytics and HTTP for `headroom serve` and listens on the configured address.
+ * `scheduleAnalytics: false` leaves the cycle to explicit `analytics.runCycle()` calls.
+ */
+export async function startService(
+  config: Config,
+  options: { scheduleAnalytics?: boolean } = {},
+): Promise<Service> {
   const store = createStore(config);
   try {
     await store.migrate();
@@ -26,16 +34,23 @@ export async function startService(config: Config): Promise<Service> {
   const ingest = config.role === 'analytics' ? undefined : createIngest({ config: config.ingest, store });
   await ingest?.start();
   const app = await buildApp({ config, store, ...(ingest === undefined ? {} : { ingest }) });
+  const analytics = config.role === 'ingest' ? undefined : createAnalytics({ config, store, log: app.log });
+  if (analytics !== undefined) {
+    await app.register(async (scope) => registerApi(scope, analytics, store, config.adminToken));
+  }
   const url = await app.listen({ host: config.host, port: config.port });
+  await analytics?.start({ schedule: options.scheduleAnalytics ?? true });
 
   let closing: Promise<void> | undefined;
   return {
     app,
     store,
     ingest,
+    analytics,
     url,
     close() {
       closing ??= (async () => {
+        await analytics?.stop();
         await app.close();
         await ingest?.close();
         await store.close();

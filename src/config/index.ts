@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
+import { DEFAULT_FILE, readHeadroomFile, type HeadroomFile } from './file.ts';
+
+export { parseHeadroomFile } from './file.ts';
+export type { HeadroomFile, PoolSpec, QuotaDimensionName, QuotaSpec } from './file.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */
 export type Role = 'all' | 'ingest' | 'analytics';
@@ -67,12 +71,14 @@ export interface Config {
   readonly clickhouse: ClickHouseConfig;
   readonly ingest: IngestConfig;
   readonly slack: SlackConfig;
+  /** The parsed configuration file; defaults (keys discovered from spans) when there is none. */
+  readonly file: HeadroomFile;
 }
 
 /** Options given in code win over the environment, which wins over defaults. */
 export type ConfigOverrides = {
-  readonly [K in keyof Config]?: Config[K] extends object ? Partial<Config[K]> : Config[K];
-};
+  readonly [K in Exclude<keyof Config, 'file'>]?: Config[K] extends object ? Partial<Config[K]> : Config[K];
+} & { readonly file?: HeadroomFile };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -185,6 +191,9 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
       channel: readString(env, 'HEADROOM_SLACK_CHANNEL'),
       apiUrl: readUrl(env, 'HEADROOM_SLACK_API_URL'),
     },
+    file:
+      overrides.file ??
+      (configFile === undefined ? DEFAULT_FILE : readHeadroomFile(resolve(cwd, configFile))),
   };
 
   const merged = {

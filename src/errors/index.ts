@@ -35,6 +35,7 @@ export const ErrorCode = {
   payloadTooLarge: 'HEADROOM_ERR_PAYLOAD_TOO_LARGE',
   overloaded: 'HEADROOM_ERR_OVERLOADED',
   notFound: 'HEADROOM_ERR_NOT_FOUND',
+  notReady: 'HEADROOM_ERR_NOT_READY',
   shuttingDown: 'HEADROOM_ERR_SHUTTING_DOWN',
   internal: 'HEADROOM_ERR_INTERNAL',
 } as const;

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -6,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import { encodeExportResponse, type Ingest, type PayloadEncoding } from '../ingest/index.ts';
 import type { Store } from '../store/index.ts';
+import { bearerMatches } from './auth.ts';
 import { installErrorHandler } from './errors.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -18,6 +18,8 @@ export interface AppDependencies {
   /** Pino logger options or `false`; defaults to the configured level. */
   logger?: boolean | { level: string };
 }
+
+export { registerApi } from './api.ts';
 
 /** Builds the HTTP app without listening: tests drive it with `inject()` or a real port, `serve` calls `listen`. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -107,19 +109,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (ingest !== undefined) {
     await app.register(async (scope) => registerTraces(scope, config, ingest));
   }
-  return app;
-}
 
-function bearerMatches(header: string | undefined, tokens: readonly string[]): boolean {
-  if (header === undefined || !header.toLowerCase().startsWith('bearer ')) return false;
-  const presented = Buffer.from(header.slice(7).trim());
-  let ok = false;
-  for (const token of tokens) {
-    const expected = Buffer.from(token);
-    // Compare every token in constant time so the response time does not reveal a prefix match.
-    if (expected.length === presented.length && timingSafeEqual(expected, presented)) ok = true;
-  }
-  return ok;
+  return app;
 }
 
 async function registerTraces(scope: FastifyInstance, config: Config, ingest: Ingest): Promise<void> {

@@ -24,7 +24,6 @@ export function createClickHouseClient(
       clickhouse_settings: {
         // Server mode: an insert is acknowledged only once it is written, never buffered asynchronously.
         async_insert: 0,
-        date_time_input_format: 'best_effort',
       },
     });
     return { client, mode: 'server' };

@@ -4,10 +4,21 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError, type IoResult } from '../errors/index.ts';
 import { API_CALL_COLUMNS, encodeApiCallRows, type ApiCallRow } from './api-calls.ts';
+import { createAnalyticsStore, type AnalyticsStore } from './analytics.ts';
 import { createClickHouseClient, type StoreMode } from './clickhouse.ts';
 import { applyMigrations, migrationsUpToDate, type MigrationReport } from './migrations.ts';
 
 export type { ApiCallRow, MigrationReport, StoreMode };
+export type {
+  AdviceRow,
+  AlertEventRow,
+  AnalyticsStore,
+  ForecastRow,
+  KnownKeyRow,
+  ProviderLimitRow,
+  ThrottlingRow,
+  UsageBucketRow,
+} from './analytics.ts';
 export { encodeApiCallRows };
 
 /** Where the numbered SQL migrations live (the package's `migrations/` folder). */
@@ -16,7 +27,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 export type QueryParams = Record<string, unknown>;
 
 /** The only module that talks to ClickHouse. */
-export interface Store {
+export interface Store extends AnalyticsStore {
   readonly mode: StoreMode;
   readonly database: string;
   /** Applies pending migrations and the configured retention. */
@@ -102,7 +113,17 @@ function createStoreFromClient(
     }
   }
 
+  async function insertJson(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+    } catch (error) {
+      throw classifyClickHouseError(error).error;
+    }
+  }
+
   return {
+    ...createAnalyticsStore(database, queryRows, insertJson),
     mode,
     database,
     async migrate() {

@@ -1,0 +1,105 @@
+import type { AlertCondition, AlertFacts, Severity } from './types.ts';
+
+/** What the rules need to know about one forecast. */
+export interface ForecastFacts {
+  pool: string;
+  subjectKind: string;
+  subjectId: string;
+  quotaId: string;
+  dimension: string;
+  used: number;
+  limit: number;
+  resetAtMs: number;
+  etaP10Ms: number | null;
+  etaP50Ms: number | null;
+  pExhaust: number;
+  status: string;
+}
+
+export interface RuleSettings {
+  warningRatio: number;
+  criticalRatio: number;
+  forecastPExhaust: number;
+  forecastHorizonMs: number;
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+function formatAmount(value: number, dimension: string): string {
+  if (dimension === 'cost_usd') return `$${value.toFixed(2)}`;
+  return Math.round(value).toLocaleString('en-US');
+}
+
+function subjectLabel(f: ForecastFacts): string {
+  return f.subjectKind === 'partition' ? `partition ${f.subjectId}` : `key ${f.subjectId}`;
+}
+
+function adviceFor(f: ForecastFacts): string {
+  return f.subjectKind === 'partition'
+    ? `Every key of partition ${f.subjectId} shares this quota: move traffic to keys of another partition, or raise the quota before ${formatTime(f.resetAtMs)}.`
+    : `Shift traffic to other keys of pool ${f.pool} (headroom's advice already lowers this key's weight), or raise the quota.`;
+}
+
+/**
+ * The threshold rule (usage as a share of the limit, 80 % warning / 95 % critical by default) and the
+ * forecast rule (likely to run out before reset, within the horizon). Pure: forecasts in, conditions out.
+ */
+export function evaluateRules(
+  forecasts: readonly ForecastFacts[],
+  settings: RuleSettings,
+  nowMs: number,
+): AlertCondition[] {
+  const conditions: AlertCondition[] = [];
+  for (const f of forecasts) {
+    const base = {
+      pool: f.pool,
+      subjectKind: f.subjectKind,
+      subjectId: f.subjectId,
+      quotaId: f.quotaId,
+    };
+    const facts: AlertFacts = {
+      dimension: f.dimension,
+      used: f.used,
+      limit: f.limit,
+      resetAtMs: f.resetAtMs,
+      etaP50Ms: f.etaP50Ms,
+      etaP10Ms: f.etaP10Ms,
+      pExhaust: f.pExhaust,
+      status: f.status,
+      advice: adviceFor(f),
+    };
+    const ratio = f.limit > 0 ? f.used / f.limit : 0;
+    if (ratio >= settings.warningRatio) {
+      const severity: Severity = ratio >= settings.criticalRatio ? 'critical' : 'warning';
+      const what = ratio >= 1 ? 'has run out of' : `has used ${(ratio * 100).toFixed(0)} % of`;
+      conditions.push({
+        alertId: `threshold:${f.pool}:${f.subjectKind}:${f.subjectId}:${f.quotaId}`,
+        rule: 'threshold',
+        severity,
+        ...base,
+        summary: `${subjectLabel(f)} in pool ${f.pool} ${what} ${f.quotaId} (${formatAmount(f.used, f.dimension)} / ${formatAmount(f.limit, f.dimension)}); resets ${formatTime(f.resetAtMs)}`,
+        facts,
+      });
+    }
+    const eta = f.etaP50Ms;
+    if (
+      f.status === 'ok' &&
+      eta !== null &&
+      f.pExhaust >= settings.forecastPExhaust &&
+      eta < f.resetAtMs &&
+      eta - nowMs <= settings.forecastHorizonMs
+    ) {
+      conditions.push({
+        alertId: `forecast:${f.pool}:${f.subjectKind}:${f.subjectId}:${f.quotaId}`,
+        rule: 'forecast',
+        severity: eta - nowMs <= settings.forecastHorizonMs / 4 ? 'critical' : 'warning',
+        ...base,
+        summary: `${subjectLabel(f)} in pool ${f.pool} will run out of ${f.quotaId} around ${formatTime(eta)} (p=${f.pExhaust.toFixed(2)}), before it resets ${formatTime(f.resetAtMs)}`,
+        facts,
+      });
+    }
+  }
+  return conditions;
+}

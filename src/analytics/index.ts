@@ -1,0 +1,244 @@
+import cron from 'node-cron';
+import { createAlerting, createSlackChannel, type Alert, type ForecastFacts } from '../alerts/index.ts';
+import type { Config } from '../config/index.ts';
+import { computeAdvice, type Advice } from '../rebalance/index.ts';
+import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
+import { computeCycle, windowStartsBefore, type PoolCapacity, type SubjectForecast } from './cycle.ts';
+import { createJobRunner, type JobRun } from './job.ts';
+
+export type { PoolCapacity, QuotaForecast, SubjectForecast } from './cycle.ts';
+export type { QuotaDef, Subject } from './quotas.ts';
+export type { JobRun } from './job.ts';
+
+const BUCKET_SECONDS = 300;
+const DAY_MS = 86_400_000;
+const THROTTLING_LOOKBACK_MS = 15 * 60_000;
+const ADVICE_DAMPING = 0.5;
+
+/** The latest cycle's results, served by the HTTP API. */
+export interface AnalyticsSnapshot {
+  evaluatedAtMs: number;
+  subjects: SubjectForecast[];
+  capacity: PoolCapacity[];
+  advice: Map<string, Advice>;
+  alerts: Alert[];
+}
+
+export interface Analytics {
+  /** Restores alert state and advice versions, then (unless `schedule` is false) schedules the cycle. */
+  start(options?: { schedule?: boolean }): Promise<void>;
+  /** Runs one cycle now (through the job wrapper). */
+  runCycle(nowMs?: number): Promise<JobRun>;
+  snapshot(): AnalyticsSnapshot | undefined;
+  lastRun(): JobRun | undefined;
+  /** Stops the schedule and waits for a cycle in progress. */
+  stop(): Promise<void>;
+}
+
+interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** A cron expression firing every `seconds` (which divides a minute, or is whole minutes dividing an hour). */
+export function cronExpression(seconds: number): string {
+  if (seconds < 60) return `*/${seconds} * * * * *`;
+  return `0 */${seconds / 60} * * * *`;
+}
+
+export function createAnalytics(options: {
+  config: Config;
+  store: Store;
+  log: Logger;
+  clock?: () => number;
+}): Analytics {
+  const { config, store, log } = options;
+  const clock = options.clock ?? Date.now;
+  const file = config.file;
+  const intervalMs = file.analytics.interval_seconds * 1000;
+  const channel =
+    config.slack.token === undefined
+      ? undefined
+      : createSlackChannel({
+          token: config.slack.token,
+          ...(config.slack.apiUrl === undefined ? {} : { apiUrl: config.slack.apiUrl }),
+        });
+  const alerting = createAlerting({
+    store,
+    channel,
+    rules: {
+      warningRatio: file.alerts.warning_ratio,
+      criticalRatio: file.alerts.critical_ratio,
+      forecastPExhaust: file.alerts.forecast_p_exhaust,
+      forecastHorizonMs: file.alerts.forecast_horizon_minutes * 60_000,
+    },
+    policy: {
+      forMs: file.alerts.for_seconds * 1000,
+      keepFiringForMs: file.alerts.keep_firing_for_seconds * 1000,
+    },
+    log,
+  });
+  const poolChannels = new Map(file.pools.map((p) => [p.name, p.slack_channel]));
+  const channelOf = (pool: string): string =>
+    poolChannels.get(pool) ?? file.alerts.slack_channel ?? config.slack.channel ?? '';
+
+  let snapshot: AnalyticsSnapshot | undefined;
+  let advice = new Map<string, Advice>();
+  let task: ReturnType<typeof cron.schedule> | undefined;
+  let pendingNowMs: number | undefined;
+
+  async function cycle(): Promise<void> {
+    const nowMs = pendingNowMs ?? clock();
+    pendingNowMs = undefined;
+    const bucketMs = BUCKET_SECONDS * 1000;
+    const seriesStartMs =
+      Math.floor((nowMs - (file.analytics.history_days + 1) * DAY_MS) / bucketMs) * bucketMs;
+
+    const knownKeys = await store.readKnownKeys(seriesStartMs);
+    const providerLimits = await store.readProviderLimits();
+    const buckets = await store.readUsageBuckets(seriesStartMs, BUCKET_SECONDS);
+    const throttling = await store.readThrottling(nowMs - THROTTLING_LOOKBACK_MS);
+    const totalsSince = new Map<number, UsageBucketRow[]>();
+    for (const start of windowStartsBefore(file, nowMs, seriesStartMs))
+      totalsSince.set(start, await store.readUsageTotals(start));
+
+    const result = computeCycle({
+      file,
+      nowMs,
+      bucketMs,
+      knownKeys,
+      providerLimits,
+      buckets,
+      totalsSince,
+      throttling,
+    });
+
+    const rows: ForecastRow[] = [];
+    const facts: ForecastFacts[] = [];
+    for (const s of result.subjects) {
+      for (const q of s.quotas) {
+        const f = q.forecast;
+        rows.push({
+          evaluated_at: nowMs,
+          pool: s.subject.pool,
+          subject_kind: s.subject.kind,
+          subject_id: s.subject.id,
+          quota_id: q.quota.id,
+          dimension: q.quota.dimension,
+          window_kind: q.quota.window.kind,
+          window_start: q.windowStartMs,
+          reset_at: f.resetAtMs,
+          used: f.used,
+          limit: f.limit,
+          remaining: f.remaining,
+          eta_p10: f.etaP10Ms,
+          eta_p50: f.etaP50Ms,
+          eta_p90: f.etaP90Ms,
+          p_exhaust: f.pExhaust,
+          status: f.status,
+          method: f.method,
+          source: q.quota.source,
+        });
+        // Provider buckets that refill within minutes are for rebalancing, not for paging anyone.
+        if (q.quota.source === 'provider' && f.resetAtMs - nowMs < 10 * 60_000) continue;
+        facts.push({
+          pool: s.subject.pool,
+          subjectKind: s.subject.kind,
+          subjectId: s.subject.id,
+          quotaId: q.quota.id,
+          dimension: q.quota.dimension,
+          used: f.used,
+          limit: f.limit,
+          resetAtMs: f.resetAtMs,
+          etaP10Ms: f.etaP10Ms,
+          etaP50Ms: f.etaP50Ms,
+          pExhaust: f.pExhaust,
+          status: f.status,
+        });
+      }
+    }
+    await store.writeForecasts(rows);
+    await alerting.evaluate(facts, nowMs, channelOf);
+
+    const next = new Map<string, Advice>();
+    const adviceRows = [];
+    for (const [pool, keys] of result.headroom) {
+      const previous = advice.get(pool);
+      const computed = computeAdvice(pool, keys, previous, nowMs, {
+        damping: ADVICE_DAMPING,
+        validForMs: 3 * intervalMs,
+      });
+      next.set(pool, computed);
+      if (previous === undefined || computed.version !== previous.version) {
+        for (const k of computed.keys) {
+          adviceRows.push({
+            generated_at: computed.generated_at,
+            valid_until: computed.valid_until,
+            pool,
+            version: computed.version,
+            key_id: k.key_id,
+            weight: k.weight,
+            state: k.state,
+            until: k.until ?? null,
+            reason: k.reason,
+          });
+        }
+      }
+    }
+    await store.writeAdvice(adviceRows);
+    advice = next;
+    snapshot = {
+      evaluatedAtMs: nowMs,
+      subjects: result.subjects,
+      capacity: result.capacity,
+      advice: next,
+      alerts: alerting.active(),
+    };
+  }
+
+  const job = createJobRunner('analytics cycle', cycle, log, clock);
+
+  return {
+    async start(startOptions = {}) {
+      await alerting.restore();
+      const latest = await store.readLatestAdvice();
+      for (const row of latest) {
+        const existing = advice.get(row.pool) ?? {
+          pool: row.pool,
+          version: row.version,
+          generated_at: row.generated_at,
+          valid_until: row.valid_until,
+          keys: [],
+        };
+        existing.keys.push({
+          key_id: row.key_id,
+          weight: row.weight,
+          state: row.state as Advice['keys'][number]['state'],
+          ...(row.until === null ? {} : { until: row.until }),
+          reason: row.reason,
+        });
+        advice.set(row.pool, existing);
+      }
+      if (startOptions.schedule === false) return;
+      task = cron.schedule(cronExpression(file.analytics.interval_seconds), () => job.run(), {
+        name: 'headroom-analytics',
+        noOverlap: true,
+      });
+      // A first cycle right away, so the API has answers before the first tick.
+      void job.run();
+    },
+    async runCycle(nowMs) {
+      await job.idle();
+      pendingNowMs = nowMs;
+      return job.run();
+    },
+    snapshot: () => snapshot,
+    lastRun: () => job.last,
+    async stop() {
+      await task?.stop();
+      await task?.destroy();
+      await job.idle();
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Service } from '../cli/service.ts';
+import type { Config } from '../config/index.ts';
+import { startSlackServer } from './slack-server.ts';
+import { arrivals, emitCall, seededRandom, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
+
+export { startSlackServer } from './slack-server.ts';
+export type { SlackCall, SlackServer } from './slack-server.ts';
+export { arrivals, emitCall, seededRandom, zoneWithLocalHour } from './traffic.ts';
+export type { TrafficKey } from './traffic.ts';
+
+const HOUR = 3_600_000;
+const POOL = 'demo';
+const KEYS: Array<TrafficKey & { limit: number }> = [
+  { keyId: 'team-a', partition: 'org-main', requestsPerHour: 120, limit: 6_000 },
+  { keyId: 'team-b', partition: 'org-main', requestsPerHour: 120, limit: 2_400 },
+  { keyId: 'batch', partition: 'org-batch', requestsPerHour: 200, limit: 10_000 },
+  { keyId: 'spare', partition: 'org-batch', requestsPerHour: 60, limit: 4_000 },
+];
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+interface KeysResponse {
+  keys: Array<{
+    key_id: string;
+    weight: number | null;
+    state: string | null;
+    quotas: Array<{
+      quota_id: string;
+      used: number;
+      limit: number;
+      p_exhaust: number;
+      eta_p50: string | null;
+      reset_at: string;
+      status: string;
+    }>;
+  }>;
+}
+
+interface AdviceResponse {
+  version: number;
+  keys: Array<{ key_id: string; weight: number; state: string; reason: string }>;
+}
+
+/**
+ * `headroom demo`: the whole loop on one machine in about a minute. headroom on a temporary data
+ * directory, a local endpoint speaking the Slack Web API, and a pool of keys whose traffic goes
+ * through the real OpenTelemetry SDK: three days backfilled, then live traffic.
+ */
+export async function runDemo(
+  deps: {
+    loadConfig: (env: Record<string, string>) => Config;
+    startService: (config: Config) => Promise<Service>;
+  },
+  print: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-demo-'));
+  const slack = await startSlackServer({ log: (line) => print(`   ${line}`) });
+  let service: Service | undefined;
+  try {
+    const nowMs = Date.now();
+    // A quota day whose local time is mid-afternoon, so the demo looks the same at any hour.
+    const timeZone = zoneWithLocalHour(nowMs, 15);
+    const configFile = join(dir, 'headroom.yaml');
+    await writeFile(
+      configFile,
+      [
+        'analytics: { interval_seconds: 5, history_days: 3 }',
+        'alerts: { slack_channel: "#llm-keys" }',
+        'pools:',
+        `  - name: ${POOL}`,
+        '    keys:',
+        ...KEYS.flatMap((k) => [
+          `      - id: ${k.keyId}`,
+          `        partition: ${k.partition}`,
+          `        quotas: [{ dimension: requests, window: day, limit: ${k.limit}, time_zone: ${timeZone} }]`,
+        ]),
+      ].join('\n'),
+    );
+    const config = deps.loadConfig({
+      HEADROOM_CONFIG: configFile,
+      HEADROOM_DATA_DIR: join(dir, 'data'),
+      HEADROOM_PORT: '0',
+      HEADROOM_LOG_LEVEL: 'warn',
+      HEADROOM_SLACK_TOKEN: 'xoxb-demo',
+      HEADROOM_SLACK_API_URL: slack.url,
+    });
+    service = await deps.startService(config);
+    const running = service;
+    print(
+      `headroom demo — service at ${running.url} (embedded ClickHouse in ${dir}), Slack Web API at ${slack.url}`,
+    );
+    print(
+      `pool "${POOL}": ${KEYS.map((k) => `${k.keyId} (${k.limit.toLocaleString('en-US')} requests/day)`).join(', ')}; quota day in ${timeZone}\n`,
+    );
+
+    const processor = new BatchSpanProcessor({
+      exporter: new OTLPTraceExporter({ url: `${running.url}/v1/traces` }),
+      maxQueueSize: 200_000,
+      maxExportBatchSize: 2_000,
+      scheduledDelayMillis: 50,
+    });
+    const sdk = new NodeSDK({
+      resource: resourceFromAttributes({ 'service.name': 'demo-gateway', 'service.instance.id': 'gw-1' }),
+      spanProcessors: [processor],
+      instrumentations: [],
+      autoDetectResources: false,
+    });
+    sdk.start();
+    const tracer = trace.getTracer('headroom-demo');
+    const random = seededRandom(7);
+
+    print('1. Backfilling three days of gateway traffic through the OpenTelemetry SDK (OTLP/HTTP protobuf)…');
+    let sent = 0;
+    const started = performance.now();
+    for (const key of KEYS) {
+      for (const at of arrivals(key, nowMs - 63 * HOUR, nowMs - 1_000, random)) {
+        emitCall(tracer, POOL, key, at, random);
+        sent++;
+      }
+    }
+    await processor.forceFlush();
+    print(
+      `   ${sent.toLocaleString('en-US')} spans exported and committed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+
+    const cycle = async (title: string): Promise<void> => {
+      const run = await running.analytics?.runCycle();
+      print(`${title} (analytics cycle: ${run?.outcome}, ${run?.durationMs.toFixed(0)} ms)`);
+      const keys = (await (await fetch(`${running.url}/v1/keys?pool=${POOL}`)).json()) as KeysResponse;
+      print(
+        `   ${pad('key', 8)} ${pad('used / limit', 16)} ${pad('p(run out)', 11)} ${pad('runs out (p50)', 18)} ${pad('weight', 8)} state`,
+      );
+      for (const key of keys.keys.sort((a, b) => a.key_id.localeCompare(b.key_id))) {
+        const q = key.quotas[0];
+        if (q === undefined) continue;
+        print(
+          `   ${pad(key.key_id, 8)} ${pad(`${Math.round(q.used)} / ${q.limit}`, 16)} ${pad(q.p_exhaust.toFixed(2), 11)} ` +
+            `${pad(q.eta_p50 === null ? '—' : q.eta_p50.slice(11, 16) + ' UTC', 18)} ${pad(key.weight === null ? '—' : key.weight.toFixed(3), 8)} ${key.state ?? ''}`,
+        );
+      }
+      print('');
+    };
+
+    print(
+      '2. First analytics cycle: forecasts, alerts (Slack messages as the local Slack API receives them), advice',
+    );
+    await cycle('   Key table');
+
+    const before = (await (await fetch(`${running.url}/v1/pools/${POOL}/advice`)).json()) as AdviceResponse;
+    print('3. Live traffic: team-b surges for 15 s while the others carry on…');
+    const teamB = KEYS[1] as TrafficKey;
+    const liveStart = Date.now();
+    while (Date.now() - liveStart < 15_000) {
+      const at = Date.now();
+      for (let i = 0; i < 20; i++) emitCall(tracer, POOL, teamB, at + i, random);
+      for (const key of [KEYS[0], KEYS[2], KEYS[3]] as TrafficKey[])
+        if (random() < 0.3) emitCall(tracer, POOL, key, at, random);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    await processor.forceFlush();
+    await cycle('   Key table after the surge');
+
+    const after = (await (await fetch(`${running.url}/v1/pools/${POOL}/advice`)).json()) as AdviceResponse;
+    print(
+      `4. Advice for gateways (GET /v1/pools/${POOL}/advice), version ${before.version} → ${after.version}:`,
+    );
+    for (const key of after.keys) {
+      const was = before.keys.find((k) => k.key_id === key.key_id)?.weight ?? 0;
+      print(
+        `   ${pad(key.key_id, 8)} weight ${was.toFixed(3)} → ${key.weight.toFixed(3)}  ${pad(key.state, 12)} ${key.reason}`,
+      );
+    }
+    print(
+      `\nSlack received ${slack.delivered('chat.postMessage').length} message(s) and ${slack.delivered('chat.update').length} update(s). Done.`,
+    );
+    await sdk.shutdown();
+  } finally {
+    await service?.close();
+    await slack.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

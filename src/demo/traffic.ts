@@ -1,0 +1,79 @@
+import { SpanKind, type Tracer } from '@opentelemetry/api';
+
+/** A key of the demo pool: its steady request rate and its daily request quota. */
+export interface TrafficKey {
+  keyId: string;
+  partition: string;
+  requestsPerHour: number;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a demo or test run is repeatable. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Poisson arrival times of one key's calls in [fromMs, toMs). */
+export function arrivals(key: TrafficKey, fromMs: number, toMs: number, random: () => number): number[] {
+  const times: number[] = [];
+  const meanGapMs = 3_600_000 / key.requestsPerHour;
+  let t = fromMs - Math.log(1 - random()) * meanGapMs;
+  while (t < toMs) {
+    times.push(t);
+    t += -Math.log(1 - random()) * meanGapMs;
+  }
+  return times;
+}
+
+/**
+ * Emits one span per call with the span contract (as a gateway would), through the OpenTelemetry API:
+ * whichever SDK the process configured exports it.
+ */
+export function emitCall(
+  tracer: Tracer,
+  pool: string,
+  key: TrafficKey,
+  atMs: number,
+  random: () => number,
+  outcome: 'ok' | 'rate_limited' = 'ok',
+): void {
+  const inputTokens = 300 + Math.round(random() * 1500);
+  const outputTokens = 50 + Math.round(random() * 400);
+  const durationMs = 200 + Math.round(random() * 1800);
+  const span = tracer.startSpan('chat gpt-4o-mini', {
+    kind: SpanKind.CLIENT,
+    startTime: atMs,
+    attributes: {
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'gpt-4o-mini',
+      'gen_ai.response.model': 'gpt-4o-mini-2024-07-18',
+      'server.address': 'api.openai.com',
+      'http.response.status_code': outcome === 'ok' ? 200 : 429,
+      'gen_ai.usage.input_tokens': outcome === 'ok' ? inputTokens : 0,
+      'gen_ai.usage.output_tokens': outcome === 'ok' ? outputTokens : 0,
+      'keypool.pool': pool,
+      'keypool.key.id': key.keyId,
+      'keypool.partition': key.partition,
+      'keypool.outcome': outcome,
+      'keypool.cost_usd': outcome === 'ok' ? (inputTokens * 0.15 + outputTokens * 0.6) / 1_000_000 : 0,
+    },
+  });
+  span.end(atMs + durationMs);
+}
+
+/** An `Etc/GMT±N` zone in which it is now about `targetHour` o'clock, for a demo that is the same at any hour. */
+export function zoneWithLocalHour(nowMs: number, targetHour: number): string {
+  const utcHour = new Date(nowMs).getUTCHours();
+  let offset = targetHour - utcHour;
+  if (offset > 14) offset -= 24;
+  if (offset < -12) offset += 24;
+  // POSIX-style names: Etc/GMT-5 is five hours *ahead* of UTC.
+  return offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}

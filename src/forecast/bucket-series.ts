@@ -1,0 +1,87 @@
+import type { UsagePoint } from './types.ts';
+
+/**
+ * An array of `length` copies of `value`. Plain arrays rather than typed arrays: the forecast
+ * allocates a dozen short arrays per call, and typed-array allocation costs more than the maths.
+ */
+export function filledArray(length: number, value: number): number[] {
+  return new Array<number>(length).fill(value);
+}
+
+/** Usage buckets as parallel typed arrays, ascending by start time: the hot loops' working form. */
+export interface BucketSeries {
+  tsMs: number[];
+  values: number[];
+  /** Profile mass of each bucket, in buckets (1 for a whole bucket where the profile is 1). */
+  exposures: number[];
+}
+
+/**
+ * The points starting in `[fromMs, toMs)` with a finite value, ascending by time. Negative values
+ * (corrections) count as zero. Sorted input (the contract) is copied in one pass; unsorted input is
+ * sorted rather than trusted.
+ */
+export function selectSeries(
+  points: ReadonlyArray<UsagePoint> | undefined,
+  fromMs: number,
+  toMs: number,
+): BucketSeries {
+  if (points === undefined) return { tsMs: [], values: [], exposures: [] };
+  // Preallocated and truncated: several times faster than growing by push on long series.
+  const tsMs = new Array<number>(points.length);
+  const values = new Array<number>(points.length);
+  let count = 0;
+  let sorted = true;
+  let lastTsMs = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < points.length; i += 1) {
+    const point = points[i];
+    if (point === undefined) continue;
+    const startMs = point.tsMs;
+    const value = point.value;
+    if (!(startMs >= fromMs && startMs < toMs) || !Number.isFinite(value)) continue;
+    if (startMs < lastTsMs) sorted = false;
+    lastTsMs = startMs;
+    tsMs[count] = startMs;
+    values[count] = value > 0 ? value : 0;
+    count += 1;
+  }
+  tsMs.length = count;
+  values.length = count;
+  const series: BucketSeries = { tsMs, values, exposures: new Array<number>(count).fill(0) };
+  if (!sorted) {
+    const order = tsMs.map((_, i) => i).sort((x, y) => (tsMs[x] ?? 0) - (tsMs[y] ?? 0));
+    series.tsMs = order.map((i) => tsMs[i] ?? 0);
+    series.values = order.map((i) => values[i] ?? 0);
+  }
+  return series;
+}
+
+/**
+ * The `k`-th largest entry (k >= 1) of `values`, in expected linear time. Reorders `values`, which
+ * must be a scratch copy.
+ */
+export function kthLargest(values: number[], k: number): number {
+  let low = 0;
+  let high = values.length - 1;
+  const target = k - 1;
+  while (high > low) {
+    const pivot = values[(low + high) >>> 1] ?? 0;
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while ((values[i] ?? 0) > pivot) i += 1;
+      while ((values[j] ?? 0) < pivot) j -= 1;
+      if (i <= j) {
+        const swap = values[i] ?? 0;
+        values[i] = values[j] ?? 0;
+        values[j] = swap;
+        i += 1;
+        j -= 1;
+      }
+    }
+    if (target <= j) high = j;
+    else if (target >= i) low = i;
+    else break;
+  }
+  return values[target] ?? 0;
+}

@@ -1,0 +1,525 @@
+import { kthLargest, selectSeries } from './bucket-series.ts';
+import type { BucketSeries } from './bucket-series.ts';
+import {
+  buildHourProfile,
+  discountedProfileMassMs,
+  fillBucketMasses,
+  FLAT_PROFILE,
+  profileMassByHour,
+  profileMassMs,
+  profileWeightAt,
+  timeAtProfileMass,
+} from './day-profile.ts';
+import type { HourProfile } from './day-profile.ts';
+import {
+  assertForecastInput,
+  exhaustedForecast,
+  forecastBase,
+  insufficientDataForecast,
+} from './forecast-input.ts';
+import { gammaTailByMoments } from './gamma.ts';
+import { assertTimeZone, buildOffsetTimeline, MS_PER_DAY } from './time-zone.ts';
+import type { OffsetTimeline } from './time-zone.ts';
+import type { Forecast, ForecastInput } from './types.ts';
+
+/** Name of headroom's forecasting method, recorded with every forecast. */
+export const EXHAUSTION_METHOD = 'headroom.profile_nb.v1';
+
+/** A bucket further than this many standard deviations above the robust level is a burst. */
+const BURST_Z = 6;
+/** Share of the highest buckets left out when estimating the level a burst is measured against. */
+const BURST_TRIM_FRACTION = 0.05;
+const MIN_BUCKETS_FOR_BURST_GUARD = 10;
+/** Previous windows (or days) that inform the prior level, newest first, and their half-life in blocks. */
+const MAX_PRIOR_BLOCKS = 14;
+const PRIOR_BLOCK_HALF_LIFE = 2;
+/**
+ * Window-to-window variability of the usage level (coefficient of variation). Estimated from the
+ * previous windows when there are three or more, otherwise `DEFAULT_LEVEL_CV`. The floor keeps a
+ * steady history from overruling what today shows: a conjugate prior is not robust to conflict, so it
+ * must not claim more than the ~25 % day-to-day swings real API traffic has.
+ */
+const DEFAULT_LEVEL_CV = 1;
+const MIN_LEVEL_CV = 0.25;
+const MAX_LEVEL_CV = 3;
+/** Jeffreys prior for a Poisson rate, used when there is no history at all. */
+const JEFFREYS_SHAPE = 0.5;
+/**
+ * The level follows the window with a half-life of a quarter of it. A second, short look (1/48 of the
+ * window, at least three buckets: 30 minutes of a day) catches a surge that is still going on: when
+ * the recent usage is more than `SURGE_Z_FROM` standard deviations above what the level predicts, the
+ * forecast moves toward the short look, fully at `SURGE_Z_FULL`. Only upward: a lull is not trusted
+ * to last (robust to idle periods), a surge is not ignored until it is too late.
+ */
+const LONG_HALF_LIFE_WINDOWS = 1 / 4;
+const SHORT_HALF_LIFE_WINDOWS = 1 / 48;
+const SURGE_Z_FROM = 3;
+const SURGE_Z_FULL = 5;
+/** ETAs are found to within a second (or a millionth of the horizon, for month-long windows). */
+const ETA_RESOLUTION_MS = 1000;
+
+/**
+ * Sums for the dispersion of buckets around μ = level × exposure, over whole buckets only (a bucket
+ * still filling is left out). The estimator is Σ (x - μ)² / Σ μ, the variance-to-mean ratio weighted
+ * by volume: unlike Pearson's Σ (x - μ)² / μ, hours the profile all but rules out (nights) neither add
+ * noise nor dilute it.
+ */
+interface DispersionSums {
+  /** Σ x², Σ x·e, Σ e², Σ e over whole buckets with usage. */
+  squares: number;
+  cross: number;
+  exposureSquares: number;
+  exposure: number;
+  /** Exposure and count of the whole buckets without usage. */
+  emptyExposure: number;
+  emptyBuckets: number;
+}
+
+function emptySums(): DispersionSums {
+  return { squares: 0, cross: 0, exposureSquares: 0, exposure: 0, emptyExposure: 0, emptyBuckets: 0 };
+}
+
+function addBucket(sums: DispersionSums, value: number, exposure: number): void {
+  sums.squares += value * value;
+  sums.cross += value * exposure;
+  sums.exposureSquares += exposure * exposure;
+  sums.exposure += exposure;
+}
+
+/** Σ (x - μ)² at `level`; empty buckets are taken as equally exposed. */
+function squaredDeviation(sums: DispersionSums, level: number): number {
+  const empty = sums.emptyBuckets > 0 ? (sums.emptyExposure * sums.emptyExposure) / sums.emptyBuckets : 0;
+  return Math.max(0, sums.squares - 2 * level * sums.cross + level * level * (sums.exposureSquares + empty));
+}
+
+function expectedUsage(sums: DispersionSums, level: number): number {
+  return level * (sums.exposure + sums.emptyExposure);
+}
+
+/**
+ * Caps burst buckets so that one spike does not read as a new level. The level and the spread a burst
+ * is judged against come from the buckets without the top 5 %; a bucket above level + 6 sd is cut down
+ * to that bound, unless it belongs to a run of high buckets that reaches the present (`presentMs`): a
+ * surge still in progress may be the new normal, and is treated as a burst only once it has ended.
+ *
+ * `totalExposure` and `bucketCount` cover the whole span up to `endMs`, including buckets absent from
+ * the series (zero usage). Returns the capped values.
+ */
+function capBursts(
+  series: BucketSeries,
+  totalExposure: number,
+  bucketCount: number,
+  bucketMs: number,
+  endMs: number,
+  presentMs: number,
+): number[] {
+  const { tsMs, values, exposures } = series;
+  const n = values.length;
+  let trimCount =
+    bucketCount >= MIN_BUCKETS_FOR_BURST_GUARD
+      ? Math.max(1, Math.floor(BURST_TRIM_FRACTION * bucketCount))
+      : 0;
+  // With fewer non-empty buckets than that, usage is a handful of rare events: no burst can be told apart.
+  if (trimCount >= n) trimCount = 0;
+  const normalised = new Array<number>(n);
+  let pointExposure = 0;
+  for (let i = 0; i < n; i += 1) {
+    const bucketExposure = exposures[i] ?? 0;
+    normalised[i] = (values[i] ?? 0) / Math.max(bucketExposure, 1e-9);
+    pointExposure += bucketExposure;
+  }
+  const threshold = kthLargest(normalised.slice(), trimCount);
+  let tiesToTrim = trimCount;
+  for (let i = 0; i < n; i += 1) if ((normalised[i] ?? 0) > threshold) tiesToTrim -= 1;
+  // Kept buckets: all but the `trimCount` highest (ties at the threshold trimmed in time order).
+  const sums = emptySums();
+  sums.emptyExposure = Math.max(0, totalExposure - pointExposure);
+  sums.emptyBuckets = Math.max(0, Math.floor(bucketCount) - n);
+  let keptUsage = 0;
+  let keptExposure = sums.emptyExposure;
+  for (let i = 0; i < n; i += 1) {
+    const y = normalised[i] ?? 0;
+    if (y > threshold || (y === threshold && tiesToTrim-- > 0)) continue;
+    const value = values[i] ?? 0;
+    const bucketExposure = exposures[i] ?? 0;
+    keptUsage += value;
+    keptExposure += bucketExposure;
+    if ((tsMs[i] ?? 0) + bucketMs <= endMs) addBucket(sums, value, bucketExposure);
+  }
+  const level = keptExposure > 0 ? keptUsage / keptExposure : 0;
+  const expected = expectedUsage(sums, level);
+  const keptBuckets = Math.floor(bucketCount) - trimCount;
+  const dispersion =
+    expected > 0 && keptBuckets > 1
+      ? ((squaredDeviation(sums, level) / expected) * keptBuckets) / (keptBuckets - 1)
+      : 0;
+  const capped = values.slice();
+  if (!(level > 0)) return capped;
+  const capOf = (i: number): number => {
+    const mean = level * (exposures[i] ?? 0);
+    return mean + BURST_Z * Math.sqrt(dispersion * mean);
+  };
+  let keptFrom = n;
+  if ((tsMs[n - 1] ?? 0) + 2 * bucketMs >= presentMs) {
+    while (keptFrom > 0 && (values[keptFrom - 1] ?? 0) > capOf(keptFrom - 1)) {
+      keptFrom -= 1;
+      const previousTsMs = tsMs[keptFrom - 1];
+      if (previousTsMs === undefined || (tsMs[keptFrom] ?? 0) - previousTsMs > bucketMs) break;
+    }
+  }
+  for (let i = 0; i < keptFrom; i += 1) capped[i] = Math.min(values[i] ?? 0, capOf(i));
+  return capped;
+}
+
+interface HistorySummary {
+  profile: HourProfile;
+  /** Recency-weighted usage per bucket at profile weight 1 over the previous blocks. */
+  level: number;
+  /** Usage and profile mass (in buckets) of each previous block, newest first. */
+  blocks: Array<{ usage: number; exposure: number }>;
+  /** Profile mass of the blocks, in buckets. */
+  exposure: number;
+  /** Σ (x - μ)², Σ μ of the buckets around their block's level, the bucket count, parameters fitted. */
+  squaredDeviation: number;
+  expectedUsage: number;
+  buckets: number;
+  parameters: number;
+}
+
+function summariseHistory(
+  series: BucketSeries,
+  spanStartMs: number,
+  spanEndMs: number,
+  windowMs: number,
+  bucketMs: number,
+  presentMs: number,
+  timeline: OffsetTimeline,
+): HistorySummary {
+  // First pass with a flat expectation: only gross bursts are cut, so they do not shape the profile.
+  fillBucketMasses(series.tsMs, series.exposures, spanEndMs, bucketMs, FLAT_PROFILE, timeline);
+  const spanBuckets = (spanEndMs - spanStartMs) / bucketMs;
+  const values = capBursts(series, spanBuckets, Math.ceil(spanBuckets), bucketMs, spanEndMs, presentMs);
+  const profile = buildHourProfile(series.tsMs, values, spanStartMs, spanEndMs, bucketMs, timeline);
+  if (!profile.flat) fillBucketMasses(series.tsMs, series.exposures, spanEndMs, bucketMs, profile, timeline);
+
+  // Blocks of one window length (clamped to a bucket .. a day) back from the window start: for daily
+  // quotas these are the previous days.
+  const blockMs = Math.min(MS_PER_DAY, Math.max(windowMs, bucketMs));
+  let blockCount = Math.min(MAX_PRIOR_BLOCKS, Math.ceil((spanEndMs - spanStartMs) / blockMs));
+  const oldestStartMs = Math.max(spanStartMs, spanEndMs - blockCount * blockMs);
+  if (blockCount > 1 && spanEndMs - (blockCount - 1) * blockMs - oldestStartMs < blockMs / 2) blockCount -= 1;
+  const blocks: Array<{
+    usage: number;
+    exposure: number;
+    pointExposure: number;
+    points: number;
+    sums: DispersionSums;
+  }> = [];
+  for (let k = 0; k < blockCount; k += 1) {
+    const endMs = spanEndMs - k * blockMs;
+    const exposure =
+      profileMassMs(profile, timeline, Math.max(spanStartMs, endMs - blockMs), endMs) / bucketMs;
+    blocks.push({ usage: 0, exposure, pointExposure: 0, points: 0, sums: emptySums() });
+  }
+  for (let i = 0; i < series.tsMs.length; i += 1) {
+    const startMs = series.tsMs[i] ?? 0;
+    const block = blocks[Math.ceil((spanEndMs - startMs) / blockMs) - 1];
+    if (block === undefined) continue;
+    const value = values[i] ?? 0;
+    const bucketExposure = series.exposures[i] ?? 0;
+    block.usage += value;
+    block.pointExposure += bucketExposure;
+    block.points += 1;
+    if (startMs + bucketMs <= spanEndMs) addBucket(block.sums, value, bucketExposure);
+  }
+  let weightedUsage = 0;
+  let weightedExposure = 0;
+  let exposure = 0;
+  let deviation = 0;
+  let expected = 0;
+  let buckets = 0;
+  blocks.forEach((block, k) => {
+    const weight = 2 ** (-k / PRIOR_BLOCK_HALF_LIFE);
+    weightedUsage += weight * block.usage;
+    weightedExposure += weight * block.exposure;
+    exposure += block.exposure;
+    const blockBuckets = Math.round(Math.min(blockMs, spanEndMs - spanStartMs - k * blockMs) / bucketMs);
+    buckets += blockBuckets;
+    block.sums.emptyExposure = Math.max(0, block.exposure - block.pointExposure);
+    block.sums.emptyBuckets = Math.max(0, blockBuckets - block.points);
+    const level = block.exposure > 0 ? block.usage / block.exposure : 0;
+    deviation += squaredDeviation(block.sums, level);
+    expected += expectedUsage(block.sums, level);
+  });
+  return {
+    profile,
+    level: weightedExposure > 0 ? weightedUsage / weightedExposure : 0,
+    blocks: blocks.map((block) => ({ usage: block.usage, exposure: block.exposure })),
+    exposure,
+    squaredDeviation: deviation,
+    expectedUsage: expected,
+    buckets,
+    parameters: blocks.length + (profile.flat ? 0 : 23),
+  };
+}
+
+/** Squared coefficient of variation of the level between blocks, net of the within-block noise. */
+function levelVariation(blocks: HistorySummary['blocks'], dispersion: number): number {
+  const observed = blocks.filter((block) => block.exposure > 0);
+  if (observed.length < 3) return DEFAULT_LEVEL_CV ** 2;
+  let usage = 0;
+  let exposure = 0;
+  for (const block of observed) {
+    usage += block.usage;
+    exposure += block.exposure;
+  }
+  const mean = usage / exposure;
+  if (!(mean > 0)) return DEFAULT_LEVEL_CV ** 2;
+  let spread = 0;
+  for (const block of observed) spread += block.exposure * (block.usage / block.exposure - mean) ** 2;
+  const variance = ((spread / exposure) * observed.length) / (observed.length - 1);
+  const noise = (dispersion * mean) / (exposure / observed.length);
+  const cv2 = (variance - noise) / (mean * mean);
+  return Math.min(MAX_LEVEL_CV ** 2, Math.max(MIN_LEVEL_CV ** 2, cv2));
+}
+
+/** Usage and exposure of the window discounted by age at `nowMs` with the given half-life. */
+function discountedWindow(
+  current: BucketSeries,
+  values: number[],
+  fitStartMs: number,
+  nowMs: number,
+  bucketMs: number,
+  halfLifeMs: number,
+  profile: HourProfile,
+  timeline: OffsetTimeline,
+): { usage: number; exposure: number } {
+  const decayPerMs = Math.LN2 / halfLifeMs;
+  let usage = 0;
+  for (let i = 0; i < values.length; i += 1) {
+    const startMs = current.tsMs[i] ?? 0;
+    const midMs = (startMs + Math.min(startMs + bucketMs, nowMs)) / 2;
+    usage += (values[i] ?? 0) * Math.exp(-decayPerMs * (nowMs - midMs));
+  }
+  const exposure =
+    discountedProfileMassMs(profile, timeline, fitStartMs, nowMs, nowMs, halfLifeMs) / bucketMs;
+  return { usage, exposure };
+}
+
+/**
+ * Relative variance of the forecast mean due to the learnt profile. The level is measured on the
+ * profile mass already seen (the prior's full days, in proportion `priorShare`, and the window so
+ * far) and projected on the mass still to come; an error in an hour's weight cancels where both
+ * contain that hour equally. With independent hour errors of relative variance `1 / evidence[h]`:
+ * Σ_h (future share_h - past share_h)² / evidence_h.
+ */
+function profileShapeVariance(
+  profile: HourProfile,
+  timeline: OffsetTimeline,
+  fitStartMs: number,
+  nowMs: number,
+  resetAtMs: number,
+  priorShare: number,
+): number {
+  const future = profileMassByHour(profile, timeline, nowMs, resetAtMs);
+  const past = profileMassByHour(profile, timeline, fitStartMs, nowMs);
+  let futureMass = 0;
+  let pastMass = 0;
+  for (let hour = 0; hour < 24; hour += 1) {
+    futureMass += future[hour] ?? 0;
+    pastMass += past[hour] ?? 0;
+  }
+  if (!(futureMass > 0)) return 0;
+  const windowShare = pastMass > 0 ? 1 - priorShare : 0;
+  let variance = 0;
+  for (let hour = 0; hour < 24; hour += 1) {
+    const pastShare =
+      (1 - windowShare) * ((profile.weights[hour] ?? 1) / 24) +
+      (pastMass > 0 ? (windowShare * (past[hour] ?? 0)) / pastMass : 0);
+    variance += ((future[hour] ?? 0) / futureMass - pastShare) ** 2 / (profile.evidence[hour] ?? Infinity);
+  }
+  return variance;
+}
+
+/**
+ * Forecasts when a quota runs out before its reset: headroom's method.
+ *
+ * Model: usage in a bucket is overdispersed Poisson with mean `level × profile(t)`, where `profile` is
+ * the hour-of-day shape learnt from `history` (mean 1; flat without a day of history) and `level` is
+ * today's intensity. `level` gets a gamma prior from the previous windows (recency-weighted, with the
+ * window-to-window variability as its spread) and is updated with the current window only (a reset is
+ * a sawtooth, not a trend), in units of effective events (usage / dispersion), recent buckets weighted
+ * more, ended bursts capped (`capBursts`) and an ongoing surge followed (`SURGE_Z_FROM`). The
+ * dispersion (variance-to-mean ratio of bucket usage) comes from both. Future usage until reset is
+ * then a gamma-mixed Poisson (negative binomial) with mean `level × profile mass(now, reset)`;
+ * `pExhaust` is its tail beyond `remaining` and the ETA quantiles are where that tail, over a growing
+ * horizon, crosses 10 %, 50 % and 90 %. Everything is closed form; no sampling.
+ *
+ * `insufficient_data` when neither the history (a day, or ten windows for short windows) nor the
+ * elapsed window (ten buckets and 5 % of the window) is enough, or when `used` is positive but the
+ * series show no usage at all (they do not describe this quota).
+ */
+export function forecastExhaustion(input: ForecastInput): Forecast {
+  assertForecastInput(input);
+  const base = forecastBase(EXHAUSTION_METHOD, input);
+  const { nowMs, windowStartMs, resetAtMs, limit, used, bucketMs } = input;
+  if (used >= limit) return exhaustedForecast(base, nowMs);
+  const timeZone = input.timeZone ?? 'UTC';
+  assertTimeZone(timeZone, 'timeZone');
+  const windowMs = resetAtMs - windowStartMs;
+  // The fit starts at the first whole bucket of the window: a bucket straddling the reset mixes usage
+  // from both sides.
+  const fitStartMs = Math.min(nowMs, Math.ceil(windowStartMs / bucketMs) * bucketMs);
+  const historySeries = selectSeries(input.history, Number.NEGATIVE_INFINITY, fitStartMs);
+  const current = selectSeries(input.current, fitStartMs, nowMs);
+  const spanStartMs = Math.min(fitStartMs, historySeries.tsMs[0] ?? fitStartMs);
+
+  const elapsedMs = nowMs - fitStartMs;
+  const historyIsEnough =
+    historySeries.tsMs.length > 0 &&
+    fitStartMs - spanStartMs >= Math.min(MS_PER_DAY, 10 * Math.max(windowMs, bucketMs));
+  const windowIsEnough = elapsedMs >= Math.max(10 * bucketMs, 0.05 * windowMs);
+  if (!historyIsEnough && !windowIsEnough) return insufficientDataForecast(base);
+  const seesUsage =
+    current.values.some((value) => value > 0) || historySeries.values.some((value) => value > 0);
+  if (used > 0 && !seesUsage) return insufficientDataForecast(base);
+
+  const timeline = buildOffsetTimeline(timeZone, spanStartMs, Math.max(resetAtMs, nowMs));
+  const history =
+    historySeries.tsMs.length > 0
+      ? summariseHistory(historySeries, spanStartMs, fitStartMs, windowMs, bucketMs, nowMs, timeline)
+      : undefined;
+  const profile = history?.profile ?? FLAT_PROFILE;
+
+  fillBucketMasses(current.tsMs, current.exposures, nowMs, bucketMs, profile, timeline);
+  const currentExposure = profileMassMs(profile, timeline, fitStartMs, nowMs) / bucketMs;
+  const currentBuckets = Math.ceil(elapsedMs / bucketMs);
+  const capped = capBursts(current, currentExposure, currentBuckets, bucketMs, nowMs, nowMs);
+
+  let currentUsage = 0;
+  let pointExposure = 0;
+  let wholePoints = 0;
+  const sums = emptySums();
+  for (let i = 0; i < capped.length; i += 1) {
+    const value = capped[i] ?? 0;
+    const bucketExposure = current.exposures[i] ?? 0;
+    currentUsage += value;
+    pointExposure += bucketExposure;
+    if ((current.tsMs[i] ?? 0) + bucketMs <= nowMs) {
+      addBucket(sums, value, bucketExposure);
+      wholePoints += 1;
+    }
+  }
+  const wholeBuckets = Math.floor(elapsedMs / bucketMs);
+  // Empty buckets are whole ones, except possibly the one still filling (at most one bucket).
+  sums.emptyExposure = Math.max(0, currentExposure - pointExposure);
+  sums.emptyBuckets = Math.max(0, wholeBuckets - wholePoints);
+  const currentLevel = currentExposure > 0 ? currentUsage / currentExposure : 0;
+
+  const deviation = squaredDeviation(sums, currentLevel) + (history?.squaredDeviation ?? 0);
+  const expected = expectedUsage(sums, currentLevel) + (history?.expectedUsage ?? 0);
+  const buckets = wholeBuckets + (history?.buckets ?? 0);
+  const freeBuckets = buckets - 1 - (history?.parameters ?? 0);
+  const roughLevel = Math.max(currentLevel, history?.level ?? 0);
+  // Without data to measure it, assume each bucket's usage came as one lump (the widest spread); keep
+  // it positive, as perfectly regular usage would otherwise claim infinite certainty.
+  let dispersion =
+    expected > 0 && freeBuckets >= 2 ? ((deviation / expected) * buckets) / freeBuckets : roughLevel;
+  dispersion = Math.max(dispersion, 1e-6 * roughLevel);
+  if (!(dispersion > 0) || !Number.isFinite(dispersion)) dispersion = 1;
+
+  // Gamma posterior of θ = level / dispersion (effective events per bucket at profile weight 1).
+  let priorShape = JEFFREYS_SHAPE;
+  let priorRate = 0;
+  if (history !== undefined && history.exposure > 0) {
+    priorShape = 1 / levelVariation(history.blocks, dispersion);
+    // A silent history still only proves the level is below about half an event over its span.
+    const priorLevel = Math.max(history.level, (0.5 * dispersion) / history.exposure);
+    priorRate = (priorShape * dispersion) / priorLevel;
+  }
+  const long = discountedWindow(
+    current,
+    capped,
+    fitStartMs,
+    nowMs,
+    bucketMs,
+    Math.max(windowMs * LONG_HALF_LIFE_WINDOWS, 6 * bucketMs),
+    profile,
+    timeline,
+  );
+  const longShape = priorShape + long.usage / dispersion;
+  const longRate = priorRate + long.exposure;
+  if (!(longRate > 0)) return insufficientDataForecast(base);
+  let level = (dispersion * longShape) / longRate;
+  let levelVariance = (dispersion * dispersion * longShape) / (longRate * longRate);
+
+  const short = discountedWindow(
+    current,
+    capped,
+    fitStartMs,
+    nowMs,
+    bucketMs,
+    Math.max(windowMs * SHORT_HALF_LIFE_WINDOWS, 3 * bucketMs),
+    profile,
+    timeline,
+  );
+  const shortExpected = level * short.exposure;
+  const shortSpread = Math.sqrt(dispersion * shortExpected + short.exposure * short.exposure * levelVariance);
+  const surgeZ = shortSpread > 0 ? (short.usage - shortExpected) / shortSpread : 0;
+  const surgeWeight = Math.min(1, Math.max(0, (surgeZ - SURGE_Z_FROM) / (SURGE_Z_FULL - SURGE_Z_FROM)));
+  if (surgeWeight > 0) {
+    // The recent rate under a weak prior centred on the long-run level; the level becomes the mixture.
+    const shortShape = 1 + short.usage / dispersion;
+    const shortRate = dispersion / level + short.exposure;
+    const shortLevel = (dispersion * shortShape) / shortRate;
+    const shortVariance = (dispersion * dispersion * shortShape) / (shortRate * shortRate);
+    const mixedLevel = (1 - surgeWeight) * level + surgeWeight * shortLevel;
+    levelVariance =
+      (1 - surgeWeight) * (levelVariance + level * level) +
+      surgeWeight * (shortVariance + shortLevel * shortLevel) -
+      mixedLevel * mixedLevel;
+    level = mixedLevel;
+  }
+  const ratePerMs = (level * profileWeightAt(profile, timeline, nowMs)) / bucketMs;
+
+  const shapeVariance = profile.flat
+    ? 0
+    : profileShapeVariance(profile, timeline, fitStartMs, nowMs, resetAtMs, priorShape / longShape);
+
+  const remaining = limit - used;
+  // Continuity correction: usage arrives in lumps of about `dispersion`.
+  const threshold = remaining - 0.5 * Math.min(dispersion, remaining);
+  const tailAt = (massBuckets: number): number => {
+    const mean = massBuckets * level;
+    return gammaTailByMoments(
+      mean,
+      dispersion * mean + massBuckets * massBuckets * levelVariance + mean * mean * shapeVariance,
+      threshold,
+    );
+  };
+  const horizonBuckets = profileMassMs(profile, timeline, nowMs, resetAtMs) / bucketMs;
+  const pExhaust = horizonBuckets > 0 ? tailAt(horizonBuckets) : 0;
+
+  // Exhaustion by time t ⇔ usage in (now, t] >= remaining, so P(T <= t) is the same tail over the
+  // shorter horizon; it grows with the horizon, and bisection finds where it crosses each quantile.
+  const etaAt = (quantile: number, atLeastMs: number | null): number | null => {
+    if (!(pExhaust >= quantile)) return null;
+    let low = 0;
+    let high = horizonBuckets;
+    const resolutionBuckets = Math.max(ETA_RESOLUTION_MS / bucketMs, horizonBuckets * 1e-6);
+    while (high - low > resolutionBuckets) {
+      const mid = (low + high) / 2;
+      if (tailAt(mid) >= quantile) high = mid;
+      else low = mid;
+    }
+    const etaMs = Math.min(
+      resetAtMs,
+      Math.round(timeAtProfileMass(profile, timeline, nowMs, high * bucketMs)),
+    );
+    return atLeastMs === null ? etaMs : Math.max(atLeastMs, etaMs);
+  };
+  const etaP10Ms = etaAt(0.1, null);
+  const etaP50Ms = etaAt(0.5, etaP10Ms);
+  const etaP90Ms = etaAt(0.9, etaP50Ms);
+  return { ...base, status: 'ok', etaP10Ms, etaP50Ms, etaP90Ms, pExhaust, ratePerMs };
+}

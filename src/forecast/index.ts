@@ -1,0 +1,26 @@
+/**
+ * Forecasting core: quota windows, per-quota exhaustion forecasts and pool capacity. Pure: series in,
+ * forecast out; no I/O and no clock reads (time is always an argument).
+ */
+export type {
+  Forecast,
+  ForecastInput,
+  ForecastStatus,
+  PoolCapacityForecast,
+  PoolKeyCapacity,
+  QuotaDimension,
+  QuotaWindow,
+  ReportedWindow,
+  UsagePoint,
+  WindowBounds,
+} from './types.ts';
+export { isValidTimeZone, zoneOffsetMs, zonedTimeToUtc } from './time-zone.ts';
+export { windowBounds } from './quota-window.ts';
+export { EXHAUSTION_METHOD, forecastExhaustion } from './exhaustion.ts';
+export {
+  forecastPredictLinear,
+  forecastStaticThreshold,
+  PREDICT_LINEAR_METHOD,
+  STATIC_THRESHOLD_METHOD,
+} from './baselines.ts';
+export { forecastPoolCapacity } from './pool-capacity.ts';

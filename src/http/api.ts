@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Analytics, AnalyticsSnapshot, SubjectForecast } from '../analytics/index.ts';
+import type { Alert } from '../alerts/index.ts';
+import { ErrorCode, HeadroomError } from '../errors/index.ts';
+import type { Store } from '../store/index.ts';
+import { bearerMatches } from './auth.ts';
+
+function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+}
+
+function round(value: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function quotasOf(s: SubjectForecast): object[] {
+  return s.quotas.map((q) => ({
+    quota_id: q.quota.id,
+    dimension: q.quota.dimension,
+    window:
+      q.quota.window.kind === 'calendar'
+        ? q.quota.window.unit
+        : q.quota.window.kind === 'rolling'
+          ? `${q.quota.window.seconds}s`
+          : 'provider',
+    source: q.quota.source,
+    used: round(q.forecast.used),
+    limit: q.forecast.limit,
+    remaining: round(q.forecast.remaining),
+    window_start: iso(q.windowStartMs),
+    reset_at: iso(q.forecast.resetAtMs),
+    eta_p10: iso(q.forecast.etaP10Ms),
+    eta_p50: iso(q.forecast.etaP50Ms),
+    eta_p90: iso(q.forecast.etaP90Ms),
+    p_exhaust: round(q.forecast.pExhaust),
+    status: q.forecast.status,
+    method: q.forecast.method,
+  }));
+}
+
+function alertJson(a: Alert): object {
+  return {
+    alert_id: a.alertId,
+    rule: a.rule,
+    severity: a.severity,
+    state: a.state,
+    pool: a.pool,
+    subject_kind: a.subjectKind,
+    subject_id: a.subjectId,
+    quota_id: a.quotaId,
+    summary: a.summary,
+    started_at: iso(a.startedAtMs),
+    channel: a.channel,
+    notified: a.notified,
+    used: a.facts.used,
+    limit: a.facts.limit,
+    eta_p50: iso(a.facts.etaP50Ms),
+    reset_at: iso(a.facts.resetAtMs),
+  };
+}
+
+/** The read API over the latest analytics cycle: pools, keys, advice, alerts. */
+export async function registerApi(
+  app: FastifyInstance,
+  analytics: Analytics,
+  store: Store,
+  adminToken: string | undefined,
+): Promise<void> {
+  const requireSnapshot = (): AnalyticsSnapshot => {
+    const snapshot = analytics.snapshot();
+    if (snapshot === undefined) {
+      const last = analytics.lastRun();
+      throw new HeadroomError(
+        ErrorCode.notReady,
+        last?.outcome === 'failure'
+          ? `the analytics cycle failed: ${last.error ?? 'unknown error'}`
+          : 'the first analytics cycle has not completed yet',
+        { statusCode: 503, details: { retryAfterSeconds: 5 } },
+      );
+    }
+    return snapshot;
+  };
+
+  app.get('/v1/pools', async () => {
+    const snapshot = requireSnapshot();
+    const pools = new Set([...snapshot.subjects.map((s) => s.subject.pool), ...snapshot.advice.keys()]);
+    return {
+      evaluated_at: iso(snapshot.evaluatedAtMs),
+      pools: [...pools].sort().map((pool) => ({
+        pool,
+        keys: snapshot.subjects.filter((s) => s.subject.pool === pool && s.subject.kind === 'key').length,
+        active_alerts: snapshot.alerts.filter((a) => a.pool === pool && a.state === 'firing').length,
+        advice_version: snapshot.advice.get(pool)?.version ?? null,
+        capacity: snapshot.capacity
+          .filter((c) => c.pool === pool)
+          .map((c) => ({
+            quota_id: c.quotaId,
+            dimension: c.dimension,
+            keys: c.keys,
+            demand_per_second: round(c.demandPerSecond),
+            runs_dry: c.capacity.runsDry,
+            runs_dry_at: iso(c.capacity.etaMs),
+            capacity_before_earliest_reset: round(c.capacity.capacityBeforeEarliestReset),
+          })),
+        partitions: snapshot.subjects
+          .filter((s) => s.subject.pool === pool && s.subject.kind === 'partition')
+          .map((s) => ({ partition: s.subject.id, keys: s.subject.keyIds, quotas: quotasOf(s) })),
+      })),
+    };
+  });
+
+  app.get<{ Querystring: { pool?: string } }>('/v1/keys', async (request) => {
+    const snapshot = requireSnapshot();
+    const pool = request.query.pool;
+    const keys = snapshot.subjects.filter(
+      (s) => s.subject.kind === 'key' && (pool === undefined || s.subject.pool === pool),
+    );
+    return {
+      evaluated_at: iso(snapshot.evaluatedAtMs),
+      keys: keys.map((s) => {
+        const advised = snapshot.advice.get(s.subject.pool)?.keys.find((k) => k.key_id === s.subject.id);
+        return {
+          pool: s.subject.pool,
+          key_id: s.subject.id,
+          partition: s.subject.partition,
+          provider: s.subject.provider,
+          weight: advised?.weight ?? null,
+          state: advised?.state ?? null,
+          quotas: quotasOf(s),
+        };
+      }),
+    };
+  });
+
+  app.get<{ Params: { pool: string } }>('/v1/pools/:pool/advice', async (request, reply) => {
+    if (adminToken !== undefined && !bearerMatches(request.headers.authorization, [adminToken])) {
+      throw new HeadroomError(
+        ErrorCode.unauthorized,
+        'missing or invalid admin token: send Authorization: Bearer <HEADROOM_ADMIN_TOKEN>',
+        {
+          statusCode: 401,
+        },
+      );
+    }
+    const snapshot = requireSnapshot();
+    const advice = snapshot.advice.get(request.params.pool);
+    if (advice === undefined) {
+      throw new HeadroomError(
+        ErrorCode.notFound,
+        `no advice for pool ${JSON.stringify(request.params.pool)}: no key of it has been seen or configured`,
+        {
+          statusCode: 404,
+          details: { pool: request.params.pool },
+        },
+      );
+    }
+    const etag = `"${createHash('sha256').update(`${advice.pool}\u0000${advice.version}`).digest('hex').slice(0, 16)}"`;
+    void reply.header('etag', etag).header('cache-control', 'no-cache');
+    const inm = request.headers['if-none-match'];
+    if (inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+      return reply.status(304).send();
+    }
+    return {
+      pool: advice.pool,
+      version: advice.version,
+      generated_at: iso(advice.generated_at),
+      valid_until: iso(advice.valid_until),
+      keys: advice.keys.map((k) => ({
+        key_id: k.key_id,
+        weight: k.weight,
+        state: k.state,
+        ...(k.until === undefined ? {} : { until: iso(k.until) }),
+        reason: k.reason,
+      })),
+    };
+  });
+
+  app.get<{ Querystring: { limit?: string } }>('/v1/alerts', async (request) => {
+    const limitText = request.query.limit ?? '100';
+    if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 10_000) {
+      throw new HeadroomError(
+        ErrorCode.badRequest,
+        `limit=${JSON.stringify(limitText)} is invalid: expected a whole number from 1 to 10000`,
+        {
+          statusCode: 400,
+        },
+      );
+    }
+    const snapshot = analytics.snapshot();
+    const history = await store.readAlertHistory(Number(limitText));
+    return {
+      active: (snapshot?.alerts ?? []).map(alertJson),
+      history: history.map((row) => ({
+        at: iso(row.at),
+        alert_id: row.alert_id,
+        rule: row.rule,
+        severity: row.severity,
+        state: row.state,
+        pool: row.pool,
+        subject_kind: row.subject_kind,
+        subject_id: row.subject_id,
+        quota_id: row.quota_id,
+        summary: row.summary,
+        notified: row.notified === 1,
+      })),
+    };
+  });
+}

@@ -1,0 +1,225 @@
+import type { QueryParams } from './index.ts';
+
+/** A key seen in spans, with its latest partition and provider. */
+export interface KnownKeyRow {
+  pool: string;
+  key_id: string;
+  partition: string;
+  provider: string;
+  last_seen_ms: number;
+}
+
+/** Usage of one key in one bucket. Token and cost sums are numbers (ClickHouse UInt64 arrive as strings). */
+export interface UsageBucketRow {
+  pool: string;
+  key_id: string;
+  t: number;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+export interface ProviderLimitRow {
+  pool: string;
+  key_id: string;
+  partition: string;
+  dimension: string;
+  limit: number | null;
+  remaining: number | null;
+  reset_at_ms: number | null;
+  observed_at_ms: number;
+}
+
+export interface ThrottlingRow {
+  pool: string;
+  key_id: string;
+  rate_limited: number;
+  quota_exhausted: number;
+  /** Latest `timestamp + retry_after_ms` of a throttled call, 0 when none said. */
+  cooldown_until_ms: number;
+  last_quota_exhausted_ms: number;
+}
+
+export interface ForecastRow {
+  evaluated_at: number;
+  pool: string;
+  subject_kind: string;
+  subject_id: string;
+  quota_id: string;
+  dimension: string;
+  window_kind: string;
+  window_start: number;
+  reset_at: number;
+  used: number;
+  limit: number;
+  remaining: number;
+  eta_p10: number | null;
+  eta_p50: number | null;
+  eta_p90: number | null;
+  p_exhaust: number;
+  status: string;
+  method: string;
+  source: string;
+}
+
+export interface AlertEventRow {
+  at: number;
+  alert_id: string;
+  rule: string;
+  severity: string;
+  state: string;
+  pool: string;
+  subject_kind: string;
+  subject_id: string;
+  quota_id: string;
+  summary: string;
+  details: string;
+  started_at: number;
+  channel: string;
+  message_ts: string;
+  notified: number;
+}
+
+export interface AdviceRow {
+  generated_at: number;
+  valid_until: number;
+  pool: string;
+  version: number;
+  key_id: string;
+  weight: number;
+  state: string;
+  until: number | null;
+  reason: string;
+}
+
+export interface AnalyticsStore {
+  readKnownKeys(sinceMs: number): Promise<KnownKeyRow[]>;
+  /** Usage per key in buckets of `bucketSeconds` since `sinceMs`, ordered by pool, key, time. */
+  readUsageBuckets(sinceMs: number, bucketSeconds: number): Promise<UsageBucketRow[]>;
+  /** Usage per key since `sinceMs`, one row per key (t = sinceMs). */
+  readUsageTotals(sinceMs: number): Promise<UsageBucketRow[]>;
+  readProviderLimits(): Promise<ProviderLimitRow[]>;
+  readThrottling(sinceMs: number): Promise<ThrottlingRow[]>;
+  writeForecasts(rows: readonly ForecastRow[]): Promise<void>;
+  writeAlertEvents(rows: readonly AlertEventRow[]): Promise<void>;
+  /** The latest event of every alert that is not resolved, or whose resolution was not delivered. */
+  readOpenAlerts(): Promise<AlertEventRow[]>;
+  /** Alert events, newest first. */
+  readAlertHistory(limit: number): Promise<AlertEventRow[]>;
+  writeAdvice(rows: readonly AdviceRow[]): Promise<void>;
+  /** The newest advice version of every pool. */
+  readLatestAdvice(): Promise<AdviceRow[]>;
+}
+
+const USAGE_COLUMNS = `toUInt64(sum(requests)) AS requests, toUInt64(sum(input_tokens)) AS input_tokens,
+  toUInt64(sum(output_tokens)) AS output_tokens, sum(cost_usd) AS cost_usd`;
+
+const ALERT_COLUMNS = `toUnixTimestamp64Milli(at) AS at, alert_id, rule, severity, state, pool, subject_kind, subject_id,
+  quota_id, summary, details, toUnixTimestamp64Milli(started_at) AS started_at, channel, message_ts, notified`;
+
+function numbers<T>(rows: Array<Record<string, unknown>>, fields: readonly string[]): T[] {
+  for (const row of rows) {
+    for (const field of fields) {
+      const value = row[field];
+      if (typeof value === 'string') row[field] = Number(value);
+    }
+  }
+  return rows as T[];
+}
+
+export function createAnalyticsStore(
+  database: string,
+  queryRows: <T>(sql: string, params?: QueryParams) => Promise<T[]>,
+  insertJson: (table: string, rows: readonly object[]) => Promise<void>,
+): AnalyticsStore {
+  const usageFields = ['t', 'requests', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
+  const alertFields = ['at', 'started_at', 'notified'] as const;
+  return {
+    async readKnownKeys(sinceMs) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT pool, key_id, argMax(partition, minute) AS partition, argMax(provider, minute) AS provider,
+                toUInt64(toUnixTimestamp(max(minute))) * 1000 AS last_seen_ms
+         FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+         GROUP BY pool, key_id`,
+        { since: sinceMs },
+      );
+      return numbers<KnownKeyRow>(rows, ['last_seen_ms']);
+    },
+    async readUsageBuckets(sinceMs, bucketSeconds) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT pool, key_id,
+                toUInt64(toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({bucket:UInt32})))) * 1000 AS t,
+                ${USAGE_COLUMNS}
+         FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+         GROUP BY pool, key_id, t ORDER BY pool, key_id, t`,
+        { since: sinceMs, bucket: bucketSeconds },
+      );
+      return numbers<UsageBucketRow>(rows, usageFields);
+    },
+    async readUsageTotals(sinceMs) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT pool, key_id, {since:UInt64} AS t, ${USAGE_COLUMNS}
+         FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+         GROUP BY pool, key_id`,
+        { since: sinceMs },
+      );
+      return numbers<UsageBucketRow>(rows, usageFields);
+    },
+    async readProviderLimits() {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT pool, key_id, partition, dimension, limit, remaining,
+                toUnixTimestamp64Milli(reset_at) AS reset_at_ms, toUnixTimestamp64Milli(observed_at) AS observed_at_ms
+         FROM ${database}.ratelimit_latest FINAL`,
+      );
+      return numbers<ProviderLimitRow>(rows, ['limit', 'remaining', 'reset_at_ms', 'observed_at_ms']);
+    },
+    async readThrottling(sinceMs) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT pool, key_id, countIf(outcome = 'rate_limited') AS rate_limited,
+                countIf(outcome = 'quota_exhausted') AS quota_exhausted,
+                max(if(outcome IN ('rate_limited', 'quota_exhausted', 'overloaded') AND retry_after_ms IS NOT NULL,
+                       toUnixTimestamp64Milli(timestamp) + assumeNotNull(retry_after_ms), 0)) AS cooldown_until_ms,
+                max(if(outcome = 'quota_exhausted', toUnixTimestamp64Milli(timestamp), 0)) AS last_quota_exhausted_ms
+         FROM ${database}.api_calls
+         WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND outcome IN ('rate_limited', 'quota_exhausted', 'overloaded')
+         GROUP BY pool, key_id`,
+        { since: sinceMs },
+      );
+      return numbers<ThrottlingRow>(rows, [
+        'rate_limited',
+        'quota_exhausted',
+        'cooldown_until_ms',
+        'last_quota_exhausted_ms',
+      ]);
+    },
+    writeForecasts: (rows) => insertJson(`${database}.forecasts`, rows),
+    writeAlertEvents: (rows) => insertJson(`${database}.alerts`, rows),
+    async readOpenAlerts() {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT ${ALERT_COLUMNS} FROM (
+           SELECT * FROM ${database}.alerts ORDER BY at DESC LIMIT 1 BY alert_id
+         ) WHERE state != 'resolved' OR notified = 0 ORDER BY at`,
+      );
+      return numbers<AlertEventRow>(rows, alertFields);
+    },
+    async readAlertHistory(limit) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT ${ALERT_COLUMNS} FROM ${database}.alerts ORDER BY at DESC LIMIT {limit:UInt32}`,
+        { limit },
+      );
+      return numbers<AlertEventRow>(rows, alertFields);
+    },
+    writeAdvice: (rows) => insertJson(`${database}.advice`, rows),
+    async readLatestAdvice() {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT toUnixTimestamp64Milli(generated_at) AS generated_at, toUnixTimestamp64Milli(valid_until) AS valid_until,
+                pool, version, key_id, weight, state, toUnixTimestamp64Milli(until) AS until, reason
+         FROM ${database}.advice
+         WHERE (pool, version) IN (SELECT pool, max(version) FROM ${database}.advice GROUP BY pool)
+         ORDER BY pool, key_id`,
+      );
+      return numbers<AdviceRow>(rows, ['generated_at', 'valid_until', 'version', 'until']);
+    },
+  };
+}
