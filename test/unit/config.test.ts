@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.ts';
+import { loadConfig, parseHeadroomFile } from '../../src/config/index.ts';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
@@ -46,5 +46,60 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { HEADROOM_CLICKHOUSE_DATABASE: 'drop table' } })).toThrow(
       /HEADROOM_CLICKHOUSE_DATABASE="drop table" is invalid/,
     );
+  });
+});
+
+describe('configuration file', () => {
+  it('parses pools, keys, partitions and quotas with defaults', () => {
+    const file = parseHeadroomFile(
+      `
+pools:
+  - name: prod
+    key_quotas: [{ dimension: requests, window: day, limit: 1000, time_zone: America/Los_Angeles }]
+    keys:
+      - { id: team-a, partition: org-1 }
+    partitions:
+      - { id: org-1, quotas: [{ dimension: cost_usd, window: month, limit: 500, anchor_day: 15 }] }
+`,
+      'headroom.yaml',
+    );
+    expect(file.analytics).toEqual({ interval_seconds: 30, history_days: 7 });
+    expect(file.alerts.warning_ratio).toBe(0.8);
+    expect(file.pools[0]?.key_quotas[0]).toEqual({
+      dimension: 'requests',
+      window: 'day',
+      limit: 1000,
+      time_zone: 'America/Los_Angeles',
+    });
+    expect(file.pools[0]?.partitions[0]?.quotas[0]).toMatchObject({
+      window: 'month',
+      anchor_day: 15,
+      time_zone: 'UTC',
+    });
+  });
+
+  it('stops with the path in the file and what was expected', () => {
+    expect(() =>
+      parseHeadroomFile(
+        'pools: [{ name: p, keys: [{ id: k, quotas: [{ dimension: requests, window: week, limit: 5 }] }] }]',
+        'f.yaml',
+      ),
+    ).toThrow(
+      /f\.yaml is invalid: pools\[0\]\.keys\[0\]\.quotas\[0\]\.window: expected day, month or a rolling window like 60s, 5m, 1h/,
+    );
+    expect(() =>
+      parseHeadroomFile(
+        'pools: [{ name: p, key_quotas: [{ dimension: requests, window: day, limit: 5, time_zone: Mars/Olympus }] }]',
+        'f.yaml',
+      ),
+    ).toThrow(/pools\[0\]\.key_quotas\[0\]\.time_zone: expected an IANA time zone/);
+    expect(() => parseHeadroomFile('analytics: { interval_seconds: 45 }', 'f.yaml')).toThrow(
+      /analytics\.interval_seconds/,
+    );
+    expect(() => parseHeadroomFile('pools: [{ name: p, keys: [{ id: k }, { id: k }] }]', 'f.yaml')).toThrow(
+      'f.yaml is invalid: pools[0].keys[1].id: duplicate key id "k"',
+    );
+    expect(() => parseHeadroomFile('pools: [{ name: p, colour: blue }]', 'f.yaml')).toThrow(/pools\[0\]/);
+    expect(() => parseHeadroomFile('pools: [', 'f.yaml')).toThrow(/f\.yaml: not valid YAML/);
   });
 });

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { advanceAlerts, evaluateRules, type Alert, type ForecastFacts } from '../../src/alerts/index.ts';
+
+const HOUR = 3_600_000;
+const NOW = Date.UTC(2026, 10, 21, 15, 0, 0);
+const rules = { warningRatio: 0.8, criticalRatio: 0.95, forecastPExhaust: 0.8, forecastHorizonMs: 4 * HOUR };
+
+function facts(overrides: Partial<ForecastFacts>): ForecastFacts {
+  return {
+    pool: 'p',
+    subjectKind: 'key',
+    subjectId: 'k',
+    quotaId: 'requests_per_day',
+    dimension: 'requests',
+    used: 100,
+    limit: 1000,
+    resetAtMs: NOW + 9 * HOUR,
+    etaP10Ms: null,
+    etaP50Ms: null,
+    pExhaust: 0,
+    status: 'ok',
+    ...overrides,
+  };
+}
+
+describe('alert rules', () => {
+  it('fires the threshold rule at the warning and critical ratios', () => {
+    expect(evaluateRules([facts({ used: 799 })], rules, NOW)).toEqual([]);
+    expect(evaluateRules([facts({ used: 800 })], rules, NOW)).toMatchObject([
+      { rule: 'threshold', severity: 'warning' },
+    ]);
+    expect(evaluateRules([facts({ used: 950 })], rules, NOW)).toMatchObject([
+      { rule: 'threshold', severity: 'critical' },
+    ]);
+    const [exhausted] = evaluateRules([facts({ used: 1000, status: 'exhausted', pExhaust: 1 })], rules, NOW);
+    expect(exhausted?.summary).toContain('has run out of requests_per_day');
+  });
+
+  it('fires the forecast rule only for a likely exhaustion before reset within the horizon', () => {
+    const likely = facts({ pExhaust: 0.9, etaP50Ms: NOW + 2 * HOUR, etaP10Ms: NOW + HOUR });
+    expect(evaluateRules([likely], rules, NOW)).toMatchObject([{ rule: 'forecast', severity: 'warning' }]);
+    expect(evaluateRules([{ ...likely, etaP50Ms: NOW + 30 * 60_000 }], rules, NOW)).toMatchObject([
+      { rule: 'forecast', severity: 'critical' },
+    ]);
+    expect(evaluateRules([{ ...likely, pExhaust: 0.5 }], rules, NOW)).toEqual([]);
+    expect(evaluateRules([{ ...likely, etaP50Ms: NOW + 5 * HOUR }], rules, NOW)).toEqual([]);
+    expect(evaluateRules([{ ...likely, status: 'insufficient_data' }], rules, NOW)).toEqual([]);
+  });
+});
+
+describe('alert lifecycle', () => {
+  const policy = { forMs: 60_000, keepFiringForMs: 120_000 };
+  const condition = evaluateRules([facts({ used: 900 })], rules, NOW);
+  const channel = (): string => '#c';
+
+  it('is pending until the condition has held for `for`, then posts once', () => {
+    const first = advanceAlerts(new Map(), condition, policy, NOW, channel);
+    expect([...first.alerts.values()]).toMatchObject([{ state: 'pending' }]);
+    expect(first.actions).toEqual([]);
+    const second = advanceAlerts(first.alerts, condition, policy, NOW + 60_000, channel);
+    expect(second.actions).toMatchObject([{ kind: 'post' }]);
+    const posted = second.alerts.get(condition[0]?.alertId ?? '') as Alert;
+    posted.notified = true;
+    posted.messageTs = '1.1';
+    const third = advanceAlerts(second.alerts, condition, policy, NOW + 120_000, channel);
+    expect(third.actions).toEqual([]);
+    expect(third.alerts.get(posted.alertId)?.startedAtMs).toBe(NOW);
+  });
+
+  it('keeps firing for `keep_firing_for` after the condition clears, then resolves the posted message', () => {
+    const firing: Alert = {
+      ...(condition[0] as NonNullable<(typeof condition)[0]>),
+      state: 'firing',
+      startedAtMs: NOW,
+      lastTrueAtMs: NOW,
+      channel: '#c',
+      messageTs: '1.1',
+      notified: true,
+    };
+    const previous = new Map([[firing.alertId, firing]]);
+    const held = advanceAlerts(previous, [], policy, NOW + 60_000, channel);
+    expect(held.actions).toEqual([]);
+    expect(held.alerts.get(firing.alertId)?.state).toBe('firing');
+    const resolved = advanceAlerts(held.alerts, [], policy, NOW + 120_000, channel);
+    expect(resolved.actions).toMatchObject([
+      { kind: 'resolve', alert: { messageTs: '1.1', state: 'resolved' } },
+    ]);
+    // Undelivered resolution is retried on the next cycle.
+    const retried = advanceAlerts(resolved.alerts, [], policy, NOW + 150_000, channel);
+    expect(retried.actions).toMatchObject([{ kind: 'resolve' }]);
+  });
+
+  it('re-posts an alert whose delivery failed and escalates in the thread', () => {
+    const immediate = { forMs: 0, keepFiringForMs: 0 };
+    const first = advanceAlerts(new Map(), condition, immediate, NOW, channel);
+    expect(first.actions).toMatchObject([{ kind: 'post' }]);
+    // Delivery failed: notified stays false, so the next cycle posts again.
+    const again = advanceAlerts(first.alerts, condition, immediate, NOW + 30_000, channel);
+    expect(again.actions).toMatchObject([{ kind: 'post' }]);
+    const alert = again.alerts.get(condition[0]?.alertId ?? '') as Alert;
+    alert.notified = true;
+    alert.messageTs = '2.2';
+    const critical = evaluateRules([facts({ used: 990 })], rules, NOW);
+    const escalated = advanceAlerts(again.alerts, critical, immediate, NOW + 60_000, channel);
+    expect(escalated.actions).toMatchObject([{ kind: 'escalate', previousSeverity: 'warning' }]);
+  });
+});
