@@ -88,7 +88,6 @@ function createStoreFromClient(
   database: string,
   retentionDays: number,
 ): Store {
-  const insertQuery = `INSERT INTO ${database}.api_calls (${API_CALL_COLUMNS.join(', ')}) FORMAT TabSeparated`;
   let closed = false;
 
   async function applyRetention(): Promise<void> {
@@ -147,11 +146,11 @@ function createStoreFromClient(
       try {
         await client.insert({
           table: `${database}.api_calls`,
-          query: insertQuery,
+          columns: API_CALL_COLUMNS as [string, ...string[]],
           // One non-object-mode stream of the joined chunks: the client sends it as the body as-is.
           values: Readable.from([Buffer.from(chunks.join(''))], { objectMode: false }),
           format: 'TabSeparated',
-        } as Parameters<ClickHouseClient['insert']>[0]);
+        });
         return { kind: 'success', value: undefined };
       } catch (error) {
         return classifyClickHouseError(error);
