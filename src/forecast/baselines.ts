@@ -8,6 +8,7 @@ import {
 } from './forecast-input.ts';
 import type { Forecast, ForecastInput } from './types.ts';
 
+/** `method` of the baseline forecasts. */
 export const PREDICT_LINEAR_METHOD = 'predict_linear';
 export const STATIC_THRESHOLD_METHOD = 'static_threshold';
 

@@ -8,7 +8,7 @@ export function filledArray(length: number, value: number): number[] {
   return new Array<number>(length).fill(value);
 }
 
-/** Usage buckets as parallel typed arrays, ascending by start time: the hot loops' working form. */
+/** Usage buckets as parallel arrays, ascending by start time: the hot loops' working form. */
 export interface BucketSeries {
   tsMs: number[];
   values: number[];
@@ -54,6 +54,35 @@ export function selectSeries(
     series.values = order.map((i) => values[i] ?? 0);
   }
   return series;
+}
+
+/**
+ * Sums an ascending series into cells of `cellMs` (a multiple of the bucket width) aligned on
+ * multiples of `cellMs` since the epoch, like the buckets themselves. Cells without usage are left
+ * out, as empty buckets are.
+ */
+export function resampleSeries(series: BucketSeries, cellMs: number): BucketSeries {
+  const tsMs: number[] = [];
+  const values: number[] = [];
+  let cellStartMs = Number.NaN;
+  let cellUsage = 0;
+  for (let i = 0; i < series.tsMs.length; i += 1) {
+    const startMs = Math.floor((series.tsMs[i] ?? 0) / cellMs) * cellMs;
+    if (startMs !== cellStartMs) {
+      if (!Number.isNaN(cellStartMs)) {
+        tsMs.push(cellStartMs);
+        values.push(cellUsage);
+      }
+      cellStartMs = startMs;
+      cellUsage = 0;
+    }
+    cellUsage += series.values[i] ?? 0;
+  }
+  if (!Number.isNaN(cellStartMs)) {
+    tsMs.push(cellStartMs);
+    values.push(cellUsage);
+  }
+  return { tsMs, values, exposures: new Array<number>(tsMs.length).fill(0) };
 }
 
 /**

@@ -13,6 +13,8 @@ const DAY_MASS_MS = MS_PER_DAY;
  * nearly flat shape.
  */
 const FLAT_PRIOR_EVENTS = 1;
+/** History needed before the hour-of-day shape is learnt; the profile stays flat with less. */
+const MIN_PROFILE_HISTORY_MS = 2 * MS_PER_DAY;
 /** Keeps every weight positive so that the profile's antiderivative is strictly increasing. */
 const MIN_HOUR_WEIGHT = 1e-4;
 
@@ -231,11 +233,12 @@ export function discountedProfileMassMs(
 }
 
 /**
- * Hour-of-day shape of past usage. `tsMs` / `values` are usage buckets (ascending) starting in `[spanStartMs, spanEndMs)`;
- * every hour of that span without a point counts as observed zero usage. How much the shape is
- * shrunk toward flat (see `FLAT_PRIOR_EVENTS`) depends on the dispersion of the buckets within each
- * hour of the day (usage per effective event); the shape is normalised to mean 1. Less than a day of history cannot tell hour-of-day from trend, so it gives the
- * flat profile.
+ * Hour-of-day shape of past usage. `tsMs` / `values` are usage buckets (ascending) starting in
+ * `[spanStartMs, spanEndMs)`; every hour of that span without a point counts as observed zero usage.
+ * How much the shape is shrunk toward flat (see `FLAT_PRIOR_EVENTS`) depends on the dispersion of the
+ * buckets within each hour of the day (usage per effective event). The shape is normalised to mean 1.
+ * With less than two days of history, hour of day cannot be told from trend or noise, so the profile
+ * is flat.
  */
 export function buildHourProfile(
   tsMs: number[],
@@ -245,7 +248,8 @@ export function buildHourProfile(
   bucketMs: number,
   timeline: OffsetTimeline,
 ): HourProfile {
-  if (spanEndMs - spanStartMs < MS_PER_DAY || tsMs.length === 0) return FLAT_PROFILE;
+  // Each hour needs at least two days of observations, or its weight's noise cannot be measured.
+  if (spanEndMs - spanStartMs < MIN_PROFILE_HISTORY_MS || tsMs.length === 0) return FLAT_PROFILE;
   const usageByHour = filledArray(HOURS_PER_DAY, 0);
   const squaresByHour = filledArray(HOURS_PER_DAY, 0);
   const exposureByHour = filledArray(HOURS_PER_DAY, 0);
@@ -283,19 +287,28 @@ export function buildHourProfile(
   }
   let totalUsage = 0;
   let totalExposureMs = 0;
-  // Dispersion within each hour of the day: Σ_h Σ_i (x_i - mean_h)² / Σ_h Σ_i mean_h.
+  // Dispersion within each hour of the day: Σ_h Σ_i (x_i - mean_h)² over its expectation
+  // φ Σ_h usage_h (1 - 1 / n_h), n_h buckets in hour h (one degree of freedom per hour is spent on
+  // its mean).
   let deviation = 0;
+  let deviationUsage = 0;
   for (let hour = 0; hour < HOURS_PER_DAY; hour += 1) {
     const usage = usageByHour[hour] ?? 0;
     const bucketsInHour = (exposureByHour[hour] ?? 0) / bucketMs;
     totalUsage += usage;
     totalExposureMs += exposureByHour[hour] ?? 0;
-    if (bucketsInHour > 0)
+    if (bucketsInHour > 1) {
       deviation += Math.max(0, (squaresByHour[hour] ?? 0) - (usage * usage) / bucketsInHour);
+      deviationUsage += usage * (1 - 1 / bucketsInHour);
+    }
   }
   if (!(totalUsage > 0) || !(totalExposureMs > 0)) return FLAT_PROFILE;
   const meanRatePerMs = totalUsage / totalExposureMs;
-  const dispersion = Math.max(deviation / totalUsage, (1e-9 * totalUsage * bucketMs) / totalExposureMs);
+  // Without a measurable spread (all usage in hours seen once), one bucket's mean usage is one event.
+  const dispersion = Math.max(
+    deviationUsage > 0 ? deviation / deviationUsage : (totalUsage * bucketMs) / totalExposureMs,
+    (1e-9 * totalUsage * bucketMs) / totalExposureMs,
+  );
   const weights = filledArray(HOURS_PER_DAY, 0);
   const evidence = filledArray(HOURS_PER_DAY, 0);
   let sum = 0;

@@ -1,4 +1,4 @@
-import { kthLargest, selectSeries } from './bucket-series.ts';
+import { kthLargest, resampleSeries, selectSeries } from './bucket-series.ts';
 import type { BucketSeries } from './bucket-series.ts';
 import {
   buildHourProfile,
@@ -18,7 +18,7 @@ import {
   insufficientDataForecast,
 } from './forecast-input.ts';
 import { gammaTailByMoments } from './gamma.ts';
-import { assertTimeZone, buildOffsetTimeline, MS_PER_DAY } from './time-zone.ts';
+import { assertTimeZone, buildOffsetTimeline, MS_PER_DAY, MS_PER_HOUR } from './time-zone.ts';
 import type { OffsetTimeline } from './time-zone.ts';
 import type { Forecast, ForecastInput } from './types.ts';
 
@@ -36,11 +36,14 @@ const PRIOR_BLOCK_HALF_LIFE = 2;
 /**
  * Window-to-window variability of the usage level (coefficient of variation). Estimated from the
  * previous windows when there are three or more, otherwise `DEFAULT_LEVEL_CV`. The floor keeps a
- * steady history from overruling what today shows: a conjugate prior is not robust to conflict, so it
- * must not claim more than the ~25 % day-to-day swings real API traffic has.
+ * steady history from overruling what the window shows: a conjugate prior is not robust to conflict,
+ * so it must not claim more than the ~25 % day-to-day swings real API traffic has. Levels drift like a
+ * random walk, so the floor shrinks with the square root of the window length below a day (a minute's
+ * level is much like the last few minutes'), down to `MIN_LEVEL_CV_SHORT`.
  */
 const DEFAULT_LEVEL_CV = 1;
 const MIN_LEVEL_CV = 0.25;
+const MIN_LEVEL_CV_SHORT = 0.05;
 const MAX_LEVEL_CV = 3;
 /** Jeffreys prior for a Poisson rate, used when there is no history at all. */
 const JEFFREYS_SHAPE = 0.5;
@@ -115,12 +118,10 @@ function capBursts(
 ): number[] {
   const { tsMs, values, exposures } = series;
   const n = values.length;
-  let trimCount =
-    bucketCount >= MIN_BUCKETS_FOR_BURST_GUARD
-      ? Math.max(1, Math.floor(BURST_TRIM_FRACTION * bucketCount))
-      : 0;
-  // With fewer non-empty buckets than that, usage is a handful of rare events: no burst can be told apart.
-  if (trimCount >= n) trimCount = 0;
+  const trimCount = Math.max(1, Math.floor(BURST_TRIM_FRACTION * bucketCount));
+  // Too short a span, or fewer non-empty buckets than the trim: usage is a handful of rare events and
+  // no burst can be told apart.
+  if (bucketCount < MIN_BUCKETS_FOR_BURST_GUARD || trimCount >= n) return values.slice();
   const normalised = new Array<number>(n);
   let pointExposure = 0;
   for (let i = 0; i < n; i += 1) {
@@ -155,6 +156,7 @@ function capBursts(
       : 0;
   const capped = values.slice();
   if (!(level > 0)) return capped;
+  // Each bucket's cap: its expected usage plus BURST_Z standard deviations of the kept buckets' spread.
   const capOf = (i: number): number => {
     const mean = level * (exposures[i] ?? 0);
     return mean + BURST_Z * Math.sqrt(dispersion * mean);
@@ -171,15 +173,19 @@ function capBursts(
   return capped;
 }
 
+/**
+ * What the history says, in units of its cells (see `historyCellMs`): `level` is usage per cell at
+ * profile weight 1, `exposure` and block exposures are profile mass in cells.
+ */
 interface HistorySummary {
   profile: HourProfile;
-  /** Recency-weighted usage per bucket at profile weight 1 over the previous blocks. */
+  /** Recency-weighted usage per cell at profile weight 1 over the previous blocks. */
   level: number;
-  /** Usage and profile mass (in buckets) of each previous block, newest first. */
+  /** Usage and profile mass (in cells) of each previous block, newest first. */
   blocks: Array<{ usage: number; exposure: number }>;
-  /** Profile mass of the blocks, in buckets. */
+  /** Profile mass of the blocks, in cells. */
   exposure: number;
-  /** Σ (x - μ)², Σ μ of the buckets around their block's level, the bucket count, parameters fitted. */
+  /** Σ (x - μ)², Σ μ of the buckets around their group's level, the bucket count, parameters fitted. */
   squaredDeviation: number;
   expectedUsage: number;
   buckets: number;
@@ -203,68 +209,93 @@ function summariseHistory(
   if (!profile.flat) fillBucketMasses(series.tsMs, series.exposures, spanEndMs, bucketMs, profile, timeline);
 
   // Blocks of one window length (clamped to a bucket .. a day) back from the window start: for daily
-  // quotas these are the previous days.
+  // quotas these are the previous days. The newest ones give the prior level and its variability.
+  // Blocks and groups end on the bucket grid, so that no bucket straddles two of them.
+  const gridEndMs = Math.ceil(spanEndMs / bucketMs) * bucketMs;
   const blockMs = Math.min(MS_PER_DAY, Math.max(windowMs, bucketMs));
-  let blockCount = Math.min(MAX_PRIOR_BLOCKS, Math.ceil((spanEndMs - spanStartMs) / blockMs));
-  const oldestStartMs = Math.max(spanStartMs, spanEndMs - blockCount * blockMs);
-  if (blockCount > 1 && spanEndMs - (blockCount - 1) * blockMs - oldestStartMs < blockMs / 2) blockCount -= 1;
-  const blocks: Array<{
-    usage: number;
-    exposure: number;
-    pointExposure: number;
-    points: number;
-    sums: DispersionSums;
-  }> = [];
+  let blockCount = Math.min(MAX_PRIOR_BLOCKS, Math.ceil((gridEndMs - spanStartMs) / blockMs));
+  const oldestStartMs = Math.max(spanStartMs, gridEndMs - blockCount * blockMs);
+  if (blockCount > 1 && gridEndMs - (blockCount - 1) * blockMs - oldestStartMs < blockMs / 2) blockCount -= 1;
+  const blocks: Array<{ usage: number; exposure: number }> = [];
   for (let k = 0; k < blockCount; k += 1) {
-    const endMs = spanEndMs - k * blockMs;
-    const exposure =
-      profileMassMs(profile, timeline, Math.max(spanStartMs, endMs - blockMs), endMs) / bucketMs;
-    blocks.push({ usage: 0, exposure, pointExposure: 0, points: 0, sums: emptySums() });
+    const endMs = Math.min(spanEndMs, gridEndMs - k * blockMs);
+    const startMs = Math.max(spanStartMs, gridEndMs - (k + 1) * blockMs);
+    blocks.push({ usage: 0, exposure: profileMassMs(profile, timeline, startMs, endMs) / bucketMs });
+  }
+  // The dispersion is measured around a level per group of at least ten buckets (a block, for long
+  // windows), over the whole history: a group of one bucket would fit its usage exactly.
+  const groupMs = Math.max(blockMs, 10 * bucketMs);
+  const groupCount = Math.ceil((gridEndMs - spanStartMs) / groupMs);
+  const groups: Array<{ usage: number; pointExposure: number; wholePoints: number; sums: DispersionSums }> =
+    [];
+  for (let g = 0; g < groupCount; g += 1) {
+    groups.push({ usage: 0, pointExposure: 0, wholePoints: 0, sums: emptySums() });
   }
   for (let i = 0; i < series.tsMs.length; i += 1) {
     const startMs = series.tsMs[i] ?? 0;
-    const block = blocks[Math.ceil((spanEndMs - startMs) / blockMs) - 1];
-    if (block === undefined) continue;
     const value = values[i] ?? 0;
+    const block = blocks[Math.ceil((gridEndMs - startMs) / blockMs) - 1];
+    if (block !== undefined) block.usage += value;
+    const group = groups[Math.ceil((gridEndMs - startMs) / groupMs) - 1];
+    if (group === undefined) continue;
     const bucketExposure = series.exposures[i] ?? 0;
-    block.usage += value;
-    block.pointExposure += bucketExposure;
-    block.points += 1;
-    if (startMs + bucketMs <= spanEndMs) addBucket(block.sums, value, bucketExposure);
+    group.usage += value;
+    group.pointExposure += bucketExposure;
+    if (startMs + bucketMs <= spanEndMs) {
+      addBucket(group.sums, value, bucketExposure);
+      group.wholePoints += 1;
+    }
   }
   let weightedUsage = 0;
   let weightedExposure = 0;
   let exposure = 0;
-  let deviation = 0;
-  let expected = 0;
-  let buckets = 0;
   blocks.forEach((block, k) => {
     const weight = 2 ** (-k / PRIOR_BLOCK_HALF_LIFE);
     weightedUsage += weight * block.usage;
     weightedExposure += weight * block.exposure;
     exposure += block.exposure;
-    const blockBuckets = Math.round(Math.min(blockMs, spanEndMs - spanStartMs - k * blockMs) / bucketMs);
-    buckets += blockBuckets;
-    block.sums.emptyExposure = Math.max(0, block.exposure - block.pointExposure);
-    block.sums.emptyBuckets = Math.max(0, blockBuckets - block.points);
-    const level = block.exposure > 0 ? block.usage / block.exposure : 0;
-    deviation += squaredDeviation(block.sums, level);
-    expected += expectedUsage(block.sums, level);
+  });
+  let deviation = 0;
+  let expected = 0;
+  let buckets = 0;
+  groups.forEach((group, g) => {
+    const endMs = Math.min(spanEndMs, gridEndMs - g * groupMs);
+    const startMs = Math.max(spanStartMs, gridEndMs - (g + 1) * groupMs);
+    const groupExposure = profileMassMs(profile, timeline, startMs, endMs) / bucketMs;
+    const wholeBuckets = Math.floor((endMs - startMs) / bucketMs);
+    buckets += wholeBuckets;
+    group.sums.emptyExposure = Math.max(0, groupExposure - group.pointExposure);
+    group.sums.emptyBuckets = Math.max(0, wholeBuckets - group.wholePoints);
+    const level = groupExposure > 0 ? group.usage / groupExposure : 0;
+    deviation += squaredDeviation(group.sums, level);
+    expected += expectedUsage(group.sums, level);
   });
   return {
     profile,
     level: weightedExposure > 0 ? weightedUsage / weightedExposure : 0,
-    blocks: blocks.map((block) => ({ usage: block.usage, exposure: block.exposure })),
+    blocks,
     exposure,
     squaredDeviation: deviation,
     expectedUsage: expected,
     buckets,
-    parameters: blocks.length + (profile.flat ? 0 : 23),
+    parameters: groups.length + (profile.flat ? 0 : 23),
   };
 }
 
+/**
+ * Width of the cells the history is summed into before it is analysed: up to an hour, and at most a
+ * 24th of the window, in whole buckets. The hour-of-day shape, the previous windows' levels and the
+ * dispersion need no finer grain for windows of hours or days, and a week of 5-minute buckets then
+ * costs 168 cells instead of 2,016 buckets. (Sums over an hour also carry the burstiness within the
+ * hour, which is what a forecast over hours must account for.) The current window keeps its buckets:
+ * bursts and surges are told apart there.
+ */
+function historyCellMs(windowMs: number, bucketMs: number): number {
+  return bucketMs * Math.max(1, Math.floor(Math.min(MS_PER_HOUR, windowMs / 24) / bucketMs));
+}
+
 /** Squared coefficient of variation of the level between blocks, net of the within-block noise. */
-function levelVariation(blocks: HistorySummary['blocks'], dispersion: number): number {
+function levelVariation(blocks: HistorySummary['blocks'], dispersion: number, windowMs: number): number {
   const observed = blocks.filter((block) => block.exposure > 0);
   if (observed.length < 3) return DEFAULT_LEVEL_CV ** 2;
   let usage = 0;
@@ -280,7 +311,11 @@ function levelVariation(blocks: HistorySummary['blocks'], dispersion: number): n
   const variance = ((spread / exposure) * observed.length) / (observed.length - 1);
   const noise = (dispersion * mean) / (exposure / observed.length);
   const cv2 = (variance - noise) / (mean * mean);
-  return Math.min(MAX_LEVEL_CV ** 2, Math.max(MIN_LEVEL_CV ** 2, cv2));
+  const minCv = Math.min(
+    MIN_LEVEL_CV,
+    Math.max(MIN_LEVEL_CV_SHORT, MIN_LEVEL_CV * Math.sqrt(windowMs / MS_PER_DAY)),
+  );
+  return Math.min(MAX_LEVEL_CV ** 2, Math.max(minCv ** 2, cv2));
 }
 
 /** Usage and exposure of the window discounted by age at `nowMs` with the given half-life. */
@@ -345,15 +380,17 @@ function profileShapeVariance(
  * Forecasts when a quota runs out before its reset: headroom's method.
  *
  * Model: usage in a bucket is overdispersed Poisson with mean `level × profile(t)`, where `profile` is
- * the hour-of-day shape learnt from `history` (mean 1; flat without a day of history) and `level` is
- * today's intensity. `level` gets a gamma prior from the previous windows (recency-weighted, with the
- * window-to-window variability as its spread) and is updated with the current window only (a reset is
- * a sawtooth, not a trend), in units of effective events (usage / dispersion), recent buckets weighted
- * more, ended bursts capped (`capBursts`) and an ongoing surge followed (`SURGE_Z_FROM`). The
- * dispersion (variance-to-mean ratio of bucket usage) comes from both. Future usage until reset is
- * then a gamma-mixed Poisson (negative binomial) with mean `level × profile mass(now, reset)`;
- * `pExhaust` is its tail beyond `remaining` and the ETA quantiles are where that tail, over a growing
- * horizon, crosses 10 %, 50 % and 90 %. Everything is closed form; no sampling.
+ * the hour-of-day shape learnt from `history` (mean 1; flat with less than two days of history) and
+ * `level` is the window's intensity. `level` gets a gamma prior from the previous windows
+ * (recency-weighted, with the window-to-window variability as its spread) and is updated with the
+ * current window only (a reset is a sawtooth, not a trend), in units of effective events (usage /
+ * dispersion), recent buckets weighted more, ended bursts capped (`capBursts`) and an ongoing surge
+ * followed (`SURGE_Z_FROM`). The dispersion (variance-to-mean ratio of bucket usage) comes from both.
+ * Future usage until reset is then a gamma-mixed Poisson (negative binomial) with mean
+ * `level × profile mass(now, reset)`, widened by the uncertainty of the learnt profile; `pExhaust` is
+ * its tail beyond `remaining` and the ETA quantiles are where that tail, over a growing horizon,
+ * crosses 10 %, 50 % and 90 %. Everything is closed form, deterministic, no sampling; the cost is
+ * linear in the number of points (history is first summed into cells of up to an hour).
  *
  * `insufficient_data` when neither the history (a day, or ten windows for short windows) nor the
  * elapsed window (ten buckets and 5 % of the window) is enough, or when `used` is positive but the
@@ -372,7 +409,13 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   const fitStartMs = Math.min(nowMs, Math.ceil(windowStartMs / bucketMs) * bucketMs);
   const historySeries = selectSeries(input.history, Number.NEGATIVE_INFINITY, fitStartMs);
   const current = selectSeries(input.current, fitStartMs, nowMs);
-  const spanStartMs = Math.min(fitStartMs, historySeries.tsMs[0] ?? fitStartMs);
+  const cellMs = historyCellMs(windowMs, bucketMs);
+  // History starts with its first cell; the part of that cell before the first bucket counts as idle.
+  const firstHistoryMs = historySeries.tsMs[0];
+  const spanStartMs =
+    firstHistoryMs === undefined
+      ? fitStartMs
+      : Math.min(fitStartMs, Math.floor(firstHistoryMs / cellMs) * cellMs);
 
   const elapsedMs = nowMs - fitStartMs;
   const historyIsEnough =
@@ -387,8 +430,18 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   const timeline = buildOffsetTimeline(timeZone, spanStartMs, Math.max(resetAtMs, nowMs));
   const history =
     historySeries.tsMs.length > 0
-      ? summariseHistory(historySeries, spanStartMs, fitStartMs, windowMs, bucketMs, nowMs, timeline)
+      ? summariseHistory(
+          cellMs === bucketMs ? historySeries : resampleSeries(historySeries, cellMs),
+          spanStartMs,
+          fitStartMs,
+          windowMs,
+          cellMs,
+          nowMs,
+          timeline,
+        )
       : undefined;
+  // The history's level and exposure are per cell; the window's per bucket.
+  const bucketsPerCell = cellMs / bucketMs;
   const profile = history?.profile ?? FLAT_PROFILE;
 
   fillBucketMasses(current.tsMs, current.exposures, nowMs, bucketMs, profile, timeline);
@@ -416,15 +469,23 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   sums.emptyBuckets = Math.max(0, wholeBuckets - wholePoints);
   const currentLevel = currentExposure > 0 ? currentUsage / currentExposure : 0;
 
-  const deviation = squaredDeviation(sums, currentLevel) + (history?.squaredDeviation ?? 0);
-  const expected = expectedUsage(sums, currentLevel) + (history?.expectedUsage ?? 0);
-  const buckets = wholeBuckets + (history?.buckets ?? 0);
-  const freeBuckets = buckets - 1 - (history?.parameters ?? 0);
-  const roughLevel = Math.max(currentLevel, history?.level ?? 0);
+  // Dispersion: the window's and the history's deviations, each corrected for the levels (and the
+  // profile) fitted to the same data, over their expected usage.
+  let deviation = 0;
+  let expected = 0;
+  if (wholeBuckets >= 2) {
+    deviation += (squaredDeviation(sums, currentLevel) * wholeBuckets) / (wholeBuckets - 1);
+    expected += expectedUsage(sums, currentLevel);
+  }
+  if (history !== undefined && history.buckets - history.parameters >= 2) {
+    deviation += (history.squaredDeviation * history.buckets) / (history.buckets - history.parameters);
+    expected += history.expectedUsage;
+  }
+  const historyLevel = (history?.level ?? 0) / bucketsPerCell;
+  const roughLevel = Math.max(currentLevel, historyLevel);
   // Without data to measure it, assume each bucket's usage came as one lump (the widest spread); keep
   // it positive, as perfectly regular usage would otherwise claim infinite certainty.
-  let dispersion =
-    expected > 0 && freeBuckets >= 2 ? ((deviation / expected) * buckets) / freeBuckets : roughLevel;
+  let dispersion = expected > 0 ? deviation / expected : roughLevel;
   dispersion = Math.max(dispersion, 1e-6 * roughLevel);
   if (!(dispersion > 0) || !Number.isFinite(dispersion)) dispersion = 1;
 
@@ -432,9 +493,9 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   let priorShape = JEFFREYS_SHAPE;
   let priorRate = 0;
   if (history !== undefined && history.exposure > 0) {
-    priorShape = 1 / levelVariation(history.blocks, dispersion);
+    priorShape = 1 / levelVariation(history.blocks, dispersion, windowMs);
     // A silent history still only proves the level is below about half an event over its span.
-    const priorLevel = Math.max(history.level, (0.5 * dispersion) / history.exposure);
+    const priorLevel = Math.max(historyLevel, (0.5 * dispersion) / (history.exposure * bucketsPerCell));
     priorRate = (priorShape * dispersion) / priorLevel;
   }
   const long = discountedWindow(

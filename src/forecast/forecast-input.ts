@@ -28,8 +28,9 @@ export function assertForecastInput(input: ForecastInput): void {
   if (!Number.isFinite(input.limit) || input.limit < 0) {
     throw invalidInput('limit', input.limit, 'a finite number >= 0');
   }
-  if (!Number.isFinite(input.used) || input.used < 0)
+  if (!Number.isFinite(input.used) || input.used < 0) {
     throw invalidInput('used', input.used, 'a finite number >= 0');
+  }
   if (!Number.isFinite(input.bucketMs) || input.bucketMs <= 0) {
     throw invalidInput('bucketMs', input.bucketMs, 'a positive number of ms');
   }

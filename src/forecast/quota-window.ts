@@ -46,9 +46,9 @@ function readAnchor(value: number | undefined, field: string, min: number, max: 
  * with `startMs <= nowMs < resetAtMs`.
  *
  * - `rolling`: `[now - seconds, now + seconds)`. A sliding window frees each unit of usage `seconds`
- *   after it was spent, so capacity comes back continuously; `resetAtMs` is the moment everything
- *   counted now has left the window (an upper bound of when the oldest usage leaves), which is what a
- *   forecast needs as its horizon without the per-call timeline.
+ *   after it was spent, so capacity comes back continuously; `resetAtMs` approximates the moment the
+ *   oldest usage leaves the window by the moment everything counted now has left it (an upper bound:
+ *   the exact moment needs the per-call timeline). To forecast a sliding window, see `ForecastInput`.
  * - `calendar`: local days or months of `timeZone`, correct across DST (a local day is 23 or 25 hours
  *   long on transition days) and month ends (`anchorDay` 31 starts February's cycle on its last day).
  *   A start hour skipped by a DST jump starts the window right after the jump.

@@ -1,6 +1,6 @@
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 
-export const MS_PER_MINUTE = 60_000;
+const MS_PER_MINUTE = 60_000;
 export const MS_PER_HOUR = 3_600_000;
 export const MS_PER_DAY = 86_400_000;
 
@@ -187,7 +187,8 @@ export function buildOffsetTimeline(timeZone: string, fromMs: number, toMs: numb
   const offsetsMs = [offsetOf(info, fromMs)];
   let probeMs = fromMs;
   while (probeMs < toMs) {
-    const nextProbeMs = Math.min(probeMs + TRANSITION_PROBE_MS, toMs);
+    // Probes sit on a fixed weekly grid, so forecasts over similar spans share the memoised offsets.
+    const nextProbeMs = Math.min((Math.floor(probeMs / TRANSITION_PROBE_MS) + 1) * TRANSITION_PROBE_MS, toMs);
     let lowMs = probeMs;
     let lowOffset = offsetsMs[offsetsMs.length - 1] ?? 0;
     const highOffset = offsetOf(info, nextProbeMs);
@@ -216,8 +217,4 @@ export function timelinePieceAt(timeline: OffsetTimeline, utcMs: number): number
   let index = starts.length - 1;
   while (index > 0 && (starts[index] ?? Number.NEGATIVE_INFINITY) > utcMs) index -= 1;
   return index;
-}
-
-export function timelineOffsetAt(timeline: OffsetTimeline, utcMs: number): number {
-  return timeline.offsetsMs[timelinePieceAt(timeline, utcMs)] ?? 0;
 }

@@ -43,6 +43,17 @@ export interface UsagePoint {
   value: number;
 }
 
+/**
+ * One quota of one subject at one moment. The cost of a forecast grows with the number of points:
+ * hourly history buckets over 7-14 days are plenty for the hour-of-day shape.
+ *
+ * Sliding windows (RPM / TPM, and provider token buckets, which refill continuously) have no reset
+ * that forgives what was used: capacity comes back as old usage ages out. Ask whether the next full
+ * window alone reaches the limit: `windowStartMs = nowMs`, `resetAtMs = nowMs + window`, `used = 0`,
+ * `current = []`, and the recent buckets as `history` (at least ten windows' worth). Passing the
+ * last window's usage as `used` against the next window's horizon counts it twice, and a key running
+ * steadily at 60 % of its RPM would look certain to run out.
+ */
 export interface ForecastInput {
   /** Evaluation time, epoch ms. Nothing in the forecasting core reads the clock. */
   nowMs: number;
