@@ -9,7 +9,7 @@ import {
   type UsagePoint,
 } from '../forecast/index.ts';
 import type { KeyHeadroom } from '../rebalance/index.ts';
-import type { ThrottlingRow, UsageBucketRow } from '../store/index.ts';
+import type { KeySeries, ProviderLimitRow, ThrottlingRow, UsageBucketRow } from '../store/index.ts';
 import { buildSubjects, type QuotaDef, type Subject } from './quotas.ts';
 
 /** The forecast of one quota of one subject. */
@@ -40,9 +40,9 @@ export interface CycleInputs {
   file: HeadroomFile;
   nowMs: number;
   bucketMs: number;
-  knownKeys: Parameters<typeof buildSubjects>[1];
-  providerLimits: Parameters<typeof buildSubjects>[2];
-  buckets: readonly UsageBucketRow[];
+  /** Every key seen in the series range, with its bucketed usage. */
+  series: readonly KeySeries[];
+  providerLimits: readonly ProviderLimitRow[];
   /** Totals since a window start older than the bucket series, keyed by that start. */
   totalsSince: ReadonlyMap<number, readonly UsageBucketRow[]>;
   throttling: readonly ThrottlingRow[];
@@ -61,6 +61,36 @@ export function usageValue(row: UsageBucketRow, dimension: QuotaDimension): numb
     case 'cost_usd':
       return row.cost_usd;
   }
+}
+
+function seriesValues(series: KeySeries, dimension: QuotaDimension): number[] {
+  switch (dimension) {
+    case 'requests':
+      return series.requests;
+    case 'tokens':
+      return series.input_tokens.map((v, i) => v + (series.output_tokens[i] ?? 0));
+    case 'input_tokens':
+      return series.input_tokens;
+    case 'output_tokens':
+      return series.output_tokens;
+    case 'cost_usd':
+      return series.cost_usd;
+  }
+}
+
+/** The usage of a subject's keys in one dimension, summed per bucket, ascending. */
+function subjectPoints(keys: readonly KeySeries[], dimension: QuotaDimension): UsagePoint[] {
+  if (keys.length === 1) {
+    const only = keys[0] as KeySeries;
+    const values = seriesValues(only, dimension);
+    return only.t.map((tsMs, i) => ({ tsMs, value: values[i] ?? 0 }));
+  }
+  const sums = new Map<number, number>();
+  for (const key of keys) {
+    const values = seriesValues(key, dimension);
+    key.t.forEach((tsMs, i) => sums.set(tsMs, (sums.get(tsMs) ?? 0) + (values[i] ?? 0)));
+  }
+  return [...sums].map(([tsMs, value]) => ({ tsMs, value })).sort((a, b) => a.tsMs - b.tsMs);
 }
 
 function keyOf(pool: string, keyId: string): string {
@@ -102,14 +132,8 @@ export function computeCycle(inputs: CycleInputs): {
   headroom: Map<string, KeyHeadroom[]>;
 } {
   const { nowMs, bucketMs } = inputs;
-  const subjects = buildSubjects(inputs.file, inputs.knownKeys, inputs.providerLimits, nowMs);
-  const seriesByKey = new Map<string, UsageBucketRow[]>();
-  for (const row of inputs.buckets) {
-    const k = keyOf(row.pool, row.key_id);
-    let list = seriesByKey.get(k);
-    if (list === undefined) seriesByKey.set(k, (list = []));
-    list.push(row);
-  }
+  const subjects = buildSubjects(inputs.file, inputs.series, inputs.providerLimits, nowMs);
+  const seriesByKey = new Map(inputs.series.map((k) => [keyOf(k.pool, k.key_id), k]));
   const totals = new Map<number, Map<string, UsageBucketRow>>();
   for (const [start, rows] of inputs.totalsSince) {
     totals.set(start, new Map(rows.map((r) => [keyOf(r.pool, r.key_id), r])));
@@ -117,13 +141,17 @@ export function computeCycle(inputs: CycleInputs): {
 
   const results: SubjectForecast[] = [];
   for (const subject of subjects) {
-    const rows = subject.keyIds.flatMap((id) => seriesByKey.get(keyOf(subject.pool, id)) ?? []);
+    const keys = subject.keyIds
+      .map((id) => seriesByKey.get(keyOf(subject.pool, id)))
+      .filter((k): k is KeySeries => k !== undefined);
     const total = { requests: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 };
-    for (const r of rows) {
-      total.requests += r.requests;
-      total.input_tokens += r.input_tokens;
-      total.output_tokens += r.output_tokens;
-      total.cost_usd += r.cost_usd;
+    for (const k of keys) {
+      for (let i = 0; i < k.t.length; i++) {
+        total.requests += k.requests[i] ?? 0;
+        total.input_tokens += k.input_tokens[i] ?? 0;
+        total.output_tokens += k.output_tokens[i] ?? 0;
+        total.cost_usd += k.cost_usd[i] ?? 0;
+      }
     }
     const perRequest = {
       tokens: total.requests > 0 ? (total.input_tokens + total.output_tokens) / total.requests : 0,
@@ -131,55 +159,13 @@ export function computeCycle(inputs: CycleInputs): {
       output_tokens: total.requests > 0 ? total.output_tokens / total.requests : 0,
       cost_usd: total.requests > 0 ? total.cost_usd / total.requests : 0,
     };
+    const pointsByDimension = new Map<QuotaDimension, UsagePoint[]>();
     const quotas: QuotaForecast[] = [];
     for (const quota of subject.quotas) {
-      const series = new Map<number, number>();
-      for (const r of rows) series.set(r.t, (series.get(r.t) ?? 0) + usageValue(r, quota.dimension));
-      const points: UsagePoint[] = [...series]
-        .map(([tsMs, value]) => ({ tsMs, value }))
-        .sort((a, b) => a.tsMs - b.tsMs);
-      const bounds =
-        quota.reported !== undefined
-          ? windowBounds(quota.window, nowMs, {
-              resetAtMs: quota.reported.resetAtMs,
-              windowSeconds: quota.reported.windowSeconds,
-            })
-          : windowBounds(quota.window, nowMs);
-      let used: number;
-      if (quota.reported !== undefined) {
-        used = quota.limit - quota.reported.remaining;
-      } else if (quota.window.kind === 'rolling') {
-        // Buckets are coarser than a short rolling window: scale the latest bucket to the window.
-        const last = points.at(-1);
-        used =
-          last !== undefined && last.tsMs >= nowMs - 2 * bucketMs
-            ? (last.value * quota.window.seconds * 1000) / bucketMs
-            : 0;
-      } else {
-        const sinceStart = totals.get(bounds.startMs);
-        if (sinceStart !== undefined) {
-          let sum = 0;
-          for (const id of subject.keyIds) {
-            const row = sinceStart.get(keyOf(subject.pool, id));
-            if (row !== undefined) sum += usageValue(row, quota.dimension);
-          }
-          used = sum;
-        } else {
-          used = points.filter((p) => p.tsMs >= bounds.startMs).reduce((s, p) => s + p.value, 0);
-        }
-      }
-      const forecast = forecastExhaustion({
-        nowMs,
-        windowStartMs: bounds.startMs,
-        resetAtMs: bounds.resetAtMs,
-        limit: quota.limit,
-        used: Math.max(0, used),
-        current: points.filter((p) => p.tsMs >= bounds.startMs),
-        history: points.filter((p) => p.tsMs < bounds.startMs),
-        bucketMs,
-        timeZone: quota.timeZone,
-      });
-      quotas.push({ quota, windowStartMs: bounds.startMs, forecast });
+      let points = pointsByDimension.get(quota.dimension);
+      if (points === undefined)
+        pointsByDimension.set(quota.dimension, (points = subjectPoints(keys, quota.dimension)));
+      quotas.push(forecastQuota(quota, points, subject, totals, nowMs, bucketMs));
     }
     results.push({ subject, quotas, perRequest });
   }
@@ -189,6 +175,89 @@ export function computeCycle(inputs: CycleInputs): {
     capacity: poolCapacity(results, nowMs),
     headroom: keyHeadroom(results, inputs.throttling, nowMs),
   };
+}
+
+function forecastQuota(
+  quota: QuotaDef,
+  points: readonly UsagePoint[],
+  subject: Subject,
+  totals: ReadonlyMap<number, ReadonlyMap<string, UsageBucketRow>>,
+  nowMs: number,
+  bucketMs: number,
+): QuotaForecast {
+  if (quota.window.kind === 'rolling') {
+    // A rolling window never resets: the question is whether the next full window will exceed the
+    // limit, forecast from the recent buckets as history. `used` shows the last window's usage.
+    const windowMs = quota.window.seconds * 1000;
+    let lastBuckets = 0;
+    for (const p of points) if (p.tsMs >= nowMs - windowMs - bucketMs) lastBuckets += p.value;
+    const used = Math.min(quota.limit, lastBuckets * Math.min(1, windowMs / bucketMs));
+    // Buckets coarser than the window cannot say anything about it: no guess.
+    const next =
+      windowMs >= bucketMs
+        ? forecastExhaustion({
+            nowMs,
+            windowStartMs: nowMs,
+            resetAtMs: nowMs + windowMs,
+            limit: quota.limit,
+            used: 0,
+            current: [],
+            history: points.filter((p) => p.tsMs < nowMs),
+            bucketMs,
+            timeZone: quota.timeZone,
+          })
+        : undefined;
+    return {
+      quota,
+      windowStartMs: nowMs - windowMs,
+      forecast: {
+        method: next?.method ?? 'none',
+        status: next?.status ?? 'insufficient_data',
+        used,
+        limit: quota.limit,
+        remaining: Math.max(0, quota.limit - used),
+        resetAtMs: nowMs + windowMs,
+        etaP10Ms: next?.etaP10Ms ?? null,
+        etaP50Ms: next?.etaP50Ms ?? null,
+        etaP90Ms: next?.etaP90Ms ?? null,
+        pExhaust: next?.pExhaust ?? 0,
+        ...(next?.ratePerMs === undefined ? {} : { ratePerMs: next.ratePerMs }),
+      },
+    };
+  }
+  const bounds =
+    quota.reported !== undefined
+      ? windowBounds(quota.window, nowMs, {
+          resetAtMs: quota.reported.resetAtMs,
+          windowSeconds: quota.reported.windowSeconds,
+        })
+      : windowBounds(quota.window, nowMs);
+  let used = 0;
+  const sinceStart = totals.get(bounds.startMs);
+  if (quota.reported !== undefined) {
+    used = quota.limit - quota.reported.remaining;
+  } else if (sinceStart !== undefined) {
+    for (const id of subject.keyIds) {
+      const row = sinceStart.get(keyOf(subject.pool, id));
+      if (row !== undefined) used += usageValue(row, quota.dimension);
+    }
+  } else {
+    for (const p of points) if (p.tsMs >= bounds.startMs) used += p.value;
+  }
+  const firstCurrent = points.findIndex((p) => p.tsMs >= bounds.startMs);
+  const split = firstCurrent < 0 ? points.length : firstCurrent;
+  const forecast = forecastExhaustion({
+    nowMs,
+    windowStartMs: bounds.startMs,
+    resetAtMs: bounds.resetAtMs,
+    limit: quota.limit,
+    used: Math.max(0, used),
+    current: points.slice(split),
+    history: points.slice(0, split),
+    bucketMs,
+    timeZone: quota.timeZone,
+  });
+  return { quota, windowStartMs: bounds.startMs, forecast };
 }
 
 function poolCapacity(results: readonly SubjectForecast[], nowMs: number): PoolCapacity[] {

@@ -10,7 +10,9 @@ export type { PoolCapacity, QuotaForecast, SubjectForecast } from './cycle.ts';
 export type { QuotaDef, Subject } from './quotas.ts';
 export type { JobRun } from './job.ts';
 
-const BUCKET_SECONDS = 300;
+// Ten-minute buckets: fine enough for day and month windows and for rolling windows of ten minutes or
+// more (per-minute limits come from provider headers), coarse enough to keep a cycle over many keys cheap.
+const BUCKET_SECONDS = 600;
 const DAY_MS = 86_400_000;
 const THROTTLING_LOOKBACK_MS = 15 * 60_000;
 const ADVICE_DAMPING = 0.5;
@@ -24,6 +26,18 @@ export interface AnalyticsSnapshot {
   alerts: Alert[];
 }
 
+export interface CycleStats {
+  keys: number;
+  subjects: number;
+  quotas: number;
+  /** Reading series, limits and throttling from ClickHouse. */
+  readMs: number;
+  /** Forecasts, alerts rules input, capacity and headroom (pure). */
+  computeMs: number;
+  /** Writing forecasts, delivering alerts, writing advice. */
+  writeMs: number;
+}
+
 export interface Analytics {
   /** Restores alert state and advice versions, then (unless `schedule` is false) schedules the cycle. */
   start(options?: { schedule?: boolean }): Promise<void>;
@@ -31,6 +45,8 @@ export interface Analytics {
   runCycle(nowMs?: number): Promise<JobRun>;
   snapshot(): AnalyticsSnapshot | undefined;
   lastRun(): JobRun | undefined;
+  /** Sizes and timings of the last successful cycle. */
+  lastStats(): CycleStats | undefined;
   /** Stops the schedule and waits for a cycle in progress. */
   stop(): Promise<void>;
 }
@@ -84,6 +100,7 @@ export function createAnalytics(options: {
     poolChannels.get(pool) ?? file.alerts.slack_channel ?? config.slack.channel ?? '';
 
   let snapshot: AnalyticsSnapshot | undefined;
+  let stats: CycleStats | undefined;
   let advice = new Map<string, Advice>();
   let task: ReturnType<typeof cron.schedule> | undefined;
   let pendingNowMs: number | undefined;
@@ -95,21 +112,21 @@ export function createAnalytics(options: {
     const seriesStartMs =
       Math.floor((nowMs - (file.analytics.history_days + 1) * DAY_MS) / bucketMs) * bucketMs;
 
-    const knownKeys = await store.readKnownKeys(seriesStartMs);
+    const readStarted = performance.now();
+    const series = await store.readKeySeries(seriesStartMs, BUCKET_SECONDS);
     const providerLimits = await store.readProviderLimits();
-    const buckets = await store.readUsageBuckets(seriesStartMs, BUCKET_SECONDS);
     const throttling = await store.readThrottling(nowMs - THROTTLING_LOOKBACK_MS);
     const totalsSince = new Map<number, UsageBucketRow[]>();
     for (const start of windowStartsBefore(file, nowMs, seriesStartMs))
       totalsSince.set(start, await store.readUsageTotals(start));
 
+    const computeStarted = performance.now();
     const result = computeCycle({
       file,
       nowMs,
       bucketMs,
-      knownKeys,
+      series,
       providerLimits,
-      buckets,
       totalsSince,
       throttling,
     });
@@ -158,6 +175,7 @@ export function createAnalytics(options: {
         });
       }
     }
+    const writeStarted = performance.now();
     await store.writeForecasts(rows);
     await alerting.evaluate(facts, nowMs, channelOf);
 
@@ -188,6 +206,15 @@ export function createAnalytics(options: {
     }
     await store.writeAdvice(adviceRows);
     advice = next;
+    const finished = performance.now();
+    stats = {
+      keys: series.length,
+      subjects: result.subjects.length,
+      quotas: rows.length,
+      readMs: computeStarted - readStarted,
+      computeMs: writeStarted - computeStarted,
+      writeMs: finished - writeStarted,
+    };
     snapshot = {
       evaluatedAtMs: nowMs,
       subjects: result.subjects,
@@ -235,6 +262,7 @@ export function createAnalytics(options: {
     },
     snapshot: () => snapshot,
     lastRun: () => job.last,
+    lastStats: () => stats,
     async stop() {
       await task?.stop();
       await task?.destroy();

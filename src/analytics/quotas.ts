@@ -1,6 +1,14 @@
 import type { HeadroomFile, QuotaSpec } from '../config/index.ts';
 import type { QuotaDimension, QuotaWindow } from '../forecast/index.ts';
-import type { KnownKeyRow, ProviderLimitRow } from '../store/index.ts';
+import type { ProviderLimitRow } from '../store/index.ts';
+
+/** A key seen in spans, with its latest partition and provider. */
+export interface KnownKey {
+  pool: string;
+  key_id: string;
+  partition: string;
+  provider: string;
+}
 
 /** One quota of one subject, with where its limit came from. */
 export interface QuotaDef {
@@ -70,7 +78,7 @@ function reportedWindowSeconds(resetInMs: number): number {
  */
 export function buildSubjects(
   file: HeadroomFile,
-  knownKeys: readonly KnownKeyRow[],
+  knownKeys: readonly KnownKey[],
   providerLimits: readonly ProviderLimitRow[],
   nowMs: number,
 ): Subject[] {

@@ -1,15 +1,6 @@
 import type { QueryParams } from './index.ts';
 
-/** A key seen in spans, with its latest partition and provider. */
-export interface KnownKeyRow {
-  pool: string;
-  key_id: string;
-  partition: string;
-  provider: string;
-  last_seen_ms: number;
-}
-
-/** Usage of one key in one bucket. Token and cost sums are numbers (ClickHouse UInt64 arrive as strings). */
+/** Usage of one key over a span of time. Token and cost sums are numbers (ClickHouse UInt64 arrive as strings). */
 export interface UsageBucketRow {
   pool: string;
   key_id: string;
@@ -18,6 +9,24 @@ export interface UsageBucketRow {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+}
+
+/**
+ * One key's usage series in buckets, as parallel arrays (one JSON row per key keeps the transfer
+ * small when there are many keys), with the key's latest partition and provider.
+ */
+export interface KeySeries {
+  pool: string;
+  key_id: string;
+  partition: string;
+  provider: string;
+  last_seen_ms: number;
+  /** Bucket starts, epoch ms, ascending. */
+  t: number[];
+  requests: number[];
+  input_tokens: number[];
+  output_tokens: number[];
+  cost_usd: number[];
 }
 
 export interface ProviderLimitRow {
@@ -94,9 +103,8 @@ export interface AdviceRow {
 }
 
 export interface AnalyticsStore {
-  readKnownKeys(sinceMs: number): Promise<KnownKeyRow[]>;
-  /** Usage per key in buckets of `bucketSeconds` since `sinceMs`, ordered by pool, key, time. */
-  readUsageBuckets(sinceMs: number, bucketSeconds: number): Promise<UsageBucketRow[]>;
+  /** Every key seen since `sinceMs` with its usage in buckets of `bucketSeconds`. */
+  readKeySeries(sinceMs: number, bucketSeconds: number): Promise<KeySeries[]>;
   /** Usage per key since `sinceMs`, one row per key (t = sinceMs). */
   readUsageTotals(sinceMs: number): Promise<UsageBucketRow[]>;
   readProviderLimits(): Promise<ProviderLimitRow[]>;
@@ -136,26 +144,52 @@ export function createAnalyticsStore(
   const usageFields = ['t', 'requests', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
   const alertFields = ['at', 'started_at', 'notified'] as const;
   return {
-    async readKnownKeys(sinceMs) {
-      const rows = await queryRows<Record<string, unknown>>(
-        `SELECT pool, key_id, argMax(partition, minute) AS partition, argMax(provider, minute) AS provider,
-                toUInt64(toUnixTimestamp(max(minute))) * 1000 AS last_seen_ms
-         FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+    async readKeySeries(sinceMs, bucketSeconds) {
+      const rows = await queryRows<{
+        pool: string;
+        key_id: string;
+        partition: string;
+        provider: string;
+        last_seen: number;
+        b: Array<[number, number, number, number, number]>;
+      }>(
+        `SELECT pool, key_id, argMax(partition, t) AS partition, argMax(provider, t) AS provider, max(t) AS last_seen,
+                arraySort(x -> x.1, groupArray((t, r, i, o, c))) AS b
+         FROM (
+           SELECT pool, key_id, any(partition) AS partition, any(provider) AS provider,
+                  toUInt32(toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({bucket:UInt32})))) AS t,
+                  toFloat64(sum(requests)) AS r, toFloat64(sum(input_tokens)) AS i,
+                  toFloat64(sum(output_tokens)) AS o, sum(cost_usd) AS c
+           FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+           GROUP BY pool, key_id, t
+         )
          GROUP BY pool, key_id`,
-        { since: sinceMs },
-      );
-      return numbers<KnownKeyRow>(rows, ['last_seen_ms']);
-    },
-    async readUsageBuckets(sinceMs, bucketSeconds) {
-      const rows = await queryRows<Record<string, unknown>>(
-        `SELECT pool, key_id,
-                toUInt64(toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({bucket:UInt32})))) * 1000 AS t,
-                ${USAGE_COLUMNS}
-         FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
-         GROUP BY pool, key_id, t ORDER BY pool, key_id, t`,
         { since: sinceMs, bucket: bucketSeconds },
       );
-      return numbers<UsageBucketRow>(rows, usageFields);
+      return rows.map((row) => {
+        const n = row.b.length;
+        const series: KeySeries = {
+          pool: row.pool,
+          key_id: row.key_id,
+          partition: row.partition,
+          provider: row.provider,
+          last_seen_ms: Number(row.last_seen) * 1000,
+          t: new Array<number>(n),
+          requests: new Array<number>(n),
+          input_tokens: new Array<number>(n),
+          output_tokens: new Array<number>(n),
+          cost_usd: new Array<number>(n),
+        };
+        for (let i = 0; i < n; i++) {
+          const [t, r, inTokens, outTokens, cost] = row.b[i] as [number, number, number, number, number];
+          series.t[i] = t * 1000;
+          series.requests[i] = r;
+          series.input_tokens[i] = inTokens;
+          series.output_tokens[i] = outTokens;
+          series.cost_usd[i] = cost;
+        }
+        return series;
+      });
     },
     async readUsageTotals(sinceMs) {
       const rows = await queryRows<Record<string, unknown>>(

@@ -14,7 +14,7 @@ export type {
   AlertEventRow,
   AnalyticsStore,
   ForecastRow,
-  KnownKeyRow,
+  KeySeries,
   ProviderLimitRow,
   ThrottlingRow,
   UsageBucketRow,
