@@ -9,7 +9,8 @@ import {
   type UsagePoint,
 } from '../forecast/index.ts';
 import type { KeyHeadroom } from '../rebalance/index.ts';
-import type { KeySeries, ProviderLimitRow, ThrottlingRow, UsageBucketRow } from '../store/index.ts';
+import type { ProviderLimitRow, ThrottlingRow, UsageBucketRow } from '../store/index.ts';
+import type { CachedSeries, Columns } from './series-cache.ts';
 import { buildSubjects, type QuotaDef, type Subject } from './quotas.ts';
 
 /** The forecast of one quota of one subject. */
@@ -35,18 +36,26 @@ export interface PoolCapacity {
   capacity: PoolCapacityForecast;
 }
 
-/** Everything one cycle read from ClickHouse. */
+/** Everything one cycle knows: the configuration, the cached series, what ClickHouse said this cycle. */
 export interface CycleInputs {
   file: HeadroomFile;
   nowMs: number;
+  /** Width of the fine buckets. */
   bucketMs: number;
-  /** Every key seen in the series range, with its bucketed usage. */
-  series: readonly KeySeries[];
+  /** Every key seen in the history range: hourly sums before `fineFromMs`, fine buckets after. */
+  series: readonly CachedSeries[];
+  fineFromMs: number;
+  coveredFromMs: number;
+  /** Usage before `coveredFromMs` of windows that started earlier, by window start then key. */
+  prefixes: ReadonlyMap<number, ReadonlyMap<string, UsageBucketRow>>;
   providerLimits: readonly ProviderLimitRow[];
-  /** Totals since a window start older than the bucket series, keyed by that start. */
-  totalsSince: ReadonlyMap<number, readonly UsageBucketRow[]>;
   throttling: readonly ThrottlingRow[];
 }
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Windows of a week or more (months) are fitted on hourly buckets: plenty of points, far less work. */
+const HOURLY_FIT_FROM_MS = 7 * DAY_MS;
 
 export function usageValue(row: UsageBucketRow, dimension: QuotaDimension): number {
   switch (dimension) {
@@ -63,63 +72,95 @@ export function usageValue(row: UsageBucketRow, dimension: QuotaDimension): numb
   }
 }
 
-function seriesValues(series: KeySeries, dimension: QuotaDimension): number[] {
+function columnValue(columns: Columns, dimension: QuotaDimension, i: number): number {
   switch (dimension) {
-    case 'requests':
-      return series.requests;
     case 'tokens':
-      return series.input_tokens.map((v, i) => v + (series.output_tokens[i] ?? 0));
-    case 'input_tokens':
-      return series.input_tokens;
-    case 'output_tokens':
-      return series.output_tokens;
-    case 'cost_usd':
-      return series.cost_usd;
+      return (columns.input_tokens[i] ?? 0) + (columns.output_tokens[i] ?? 0);
+    default:
+      return columns[dimension][i] ?? 0;
   }
 }
 
-/** The usage of a subject's keys in one dimension, summed per bucket, ascending. */
-function subjectPoints(keys: readonly KeySeries[], dimension: QuotaDimension): UsagePoint[] {
+/** A subject's usage in one dimension, summed over its keys: hourly sums, then fine buckets. */
+interface SubjectUsage {
+  hours: UsagePoint[];
+  fine: UsagePoint[];
+}
+
+function sumColumns(
+  keys: readonly CachedSeries[],
+  pick: (k: CachedSeries) => Columns,
+  dimension: QuotaDimension,
+): UsagePoint[] {
   if (keys.length === 1) {
-    const only = keys[0] as KeySeries;
-    const values = seriesValues(only, dimension);
-    return only.t.map((tsMs, i) => ({ tsMs, value: values[i] ?? 0 }));
+    const columns = pick(keys[0] as CachedSeries);
+    return columns.t.map((tsMs, i) => ({ tsMs, value: columnValue(columns, dimension, i) }));
   }
   const sums = new Map<number, number>();
   for (const key of keys) {
-    const values = seriesValues(key, dimension);
-    key.t.forEach((tsMs, i) => sums.set(tsMs, (sums.get(tsMs) ?? 0) + (values[i] ?? 0)));
+    const columns = pick(key);
+    columns.t.forEach((tsMs, i) =>
+      sums.set(tsMs, (sums.get(tsMs) ?? 0) + columnValue(columns, dimension, i)),
+    );
   }
   return [...sums].map(([tsMs, value]) => ({ tsMs, value })).sort((a, b) => a.tsMs - b.tsMs);
+}
+
+function subjectUsage(keys: readonly CachedSeries[], dimension: QuotaDimension): SubjectUsage {
+  return {
+    hours: sumColumns(keys, (k) => k.hours, dimension),
+    fine: sumColumns(keys, (k) => k.fine, dimension),
+  };
+}
+
+/** Hourly sums spread evenly over fine buckets: the same usage at the resolution a short window needs. */
+function spreadHours(hours: readonly UsagePoint[], bucketMs: number): UsagePoint[] {
+  const parts = Math.max(1, Math.round(HOUR_MS / bucketMs));
+  const out: UsagePoint[] = [];
+  for (const h of hours)
+    for (let i = 0; i < parts; i++) out.push({ tsMs: h.tsMs + i * bucketMs, value: h.value / parts });
+  return out;
+}
+
+function toHours(points: readonly UsagePoint[]): UsagePoint[] {
+  const out: UsagePoint[] = [];
+  for (const p of points) {
+    const hour = Math.floor(p.tsMs / HOUR_MS) * HOUR_MS;
+    const last = out.at(-1);
+    if (last !== undefined && last.tsMs === hour) last.value += p.value;
+    else out.push({ tsMs: hour, value: p.value });
+  }
+  return out;
 }
 
 function keyOf(pool: string, keyId: string): string {
   return `${pool}\u0000${keyId}`;
 }
 
-/** Window starts that quotas need and the bucket series (which starts at `seriesStartMs`) does not cover. */
-export function windowStartsBefore(file: HeadroomFile, nowMs: number, seriesStartMs: number): number[] {
+/** Starts of every configured calendar window that is current at `nowMs`. */
+export function currentWindowStarts(file: HeadroomFile, nowMs: number): Set<number> {
   const starts = new Set<number>();
   const visit = (spec: HeadroomFile['pools'][number]['key_quotas'][number]): void => {
     if (spec.window !== 'month' && spec.window !== 'day') return;
-    const start = windowBounds(
-      {
-        kind: 'calendar',
-        unit: spec.window,
-        timeZone: spec.time_zone,
-        ...(spec.anchor_day === undefined ? {} : { anchorDay: spec.anchor_day }),
-        ...(spec.anchor_hour === undefined ? {} : { anchorHour: spec.anchor_hour }),
-      },
-      nowMs,
-    ).startMs;
-    if (start < seriesStartMs) starts.add(start);
+    starts.add(
+      windowBounds(
+        {
+          kind: 'calendar',
+          unit: spec.window,
+          timeZone: spec.time_zone,
+          ...(spec.anchor_day === undefined ? {} : { anchorDay: spec.anchor_day }),
+          ...(spec.anchor_hour === undefined ? {} : { anchorHour: spec.anchor_hour }),
+        },
+        nowMs,
+      ).startMs,
+    );
   };
   for (const pool of file.pools) {
     pool.key_quotas.forEach(visit);
     pool.keys.forEach((k) => k.quotas.forEach(visit));
     pool.partitions.forEach((p) => p.quotas.forEach(visit));
   }
-  return [...starts];
+  return starts;
 }
 
 /**
@@ -131,26 +172,24 @@ export function computeCycle(inputs: CycleInputs): {
   capacity: PoolCapacity[];
   headroom: Map<string, KeyHeadroom[]>;
 } {
-  const { nowMs, bucketMs } = inputs;
+  const { nowMs } = inputs;
   const subjects = buildSubjects(inputs.file, inputs.series, inputs.providerLimits, nowMs);
   const seriesByKey = new Map(inputs.series.map((k) => [keyOf(k.pool, k.key_id), k]));
-  const totals = new Map<number, Map<string, UsageBucketRow>>();
-  for (const [start, rows] of inputs.totalsSince) {
-    totals.set(start, new Map(rows.map((r) => [keyOf(r.pool, r.key_id), r])));
-  }
 
   const results: SubjectForecast[] = [];
   for (const subject of subjects) {
     const keys = subject.keyIds
       .map((id) => seriesByKey.get(keyOf(subject.pool, id)))
-      .filter((k): k is KeySeries => k !== undefined);
+      .filter((k): k is CachedSeries => k !== undefined);
     const total = { requests: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 };
     for (const k of keys) {
-      for (let i = 0; i < k.t.length; i++) {
-        total.requests += k.requests[i] ?? 0;
-        total.input_tokens += k.input_tokens[i] ?? 0;
-        total.output_tokens += k.output_tokens[i] ?? 0;
-        total.cost_usd += k.cost_usd[i] ?? 0;
+      for (const columns of [k.hours, k.fine]) {
+        for (let i = 0; i < columns.t.length; i++) {
+          total.requests += columns.requests[i] ?? 0;
+          total.input_tokens += columns.input_tokens[i] ?? 0;
+          total.output_tokens += columns.output_tokens[i] ?? 0;
+          total.cost_usd += columns.cost_usd[i] ?? 0;
+        }
       }
     }
     const perRequest = {
@@ -159,13 +198,13 @@ export function computeCycle(inputs: CycleInputs): {
       output_tokens: total.requests > 0 ? total.output_tokens / total.requests : 0,
       cost_usd: total.requests > 0 ? total.cost_usd / total.requests : 0,
     };
-    const pointsByDimension = new Map<QuotaDimension, UsagePoint[]>();
+    const usageByDimension = new Map<QuotaDimension, SubjectUsage>();
     const quotas: QuotaForecast[] = [];
     for (const quota of subject.quotas) {
-      let points = pointsByDimension.get(quota.dimension);
-      if (points === undefined)
-        pointsByDimension.set(quota.dimension, (points = subjectPoints(keys, quota.dimension)));
-      quotas.push(forecastQuota(quota, points, subject, totals, nowMs, bucketMs));
+      let usage = usageByDimension.get(quota.dimension);
+      if (usage === undefined)
+        usageByDimension.set(quota.dimension, (usage = subjectUsage(keys, quota.dimension)));
+      quotas.push(forecastQuota(quota, usage, subject, inputs));
     }
     results.push({ subject, quotas, perRequest });
   }
@@ -177,20 +216,24 @@ export function computeCycle(inputs: CycleInputs): {
   };
 }
 
+function sumFrom(points: readonly UsagePoint[], fromMs: number): number {
+  let sum = 0;
+  for (const p of points) if (p.tsMs >= fromMs) sum += p.value;
+  return sum;
+}
+
 function forecastQuota(
   quota: QuotaDef,
-  points: readonly UsagePoint[],
+  usage: SubjectUsage,
   subject: Subject,
-  totals: ReadonlyMap<number, ReadonlyMap<string, UsageBucketRow>>,
-  nowMs: number,
-  bucketMs: number,
+  inputs: CycleInputs,
 ): QuotaForecast {
+  const { nowMs, bucketMs } = inputs;
   if (quota.window.kind === 'rolling') {
     // A rolling window never resets: the question is whether the next full window will exceed the
     // limit, forecast from the recent buckets as history. `used` shows the last window's usage.
     const windowMs = quota.window.seconds * 1000;
-    let lastBuckets = 0;
-    for (const p of points) if (p.tsMs >= nowMs - windowMs - bucketMs) lastBuckets += p.value;
+    const lastBuckets = sumFrom(usage.fine, nowMs - windowMs - bucketMs);
     const used = Math.min(quota.limit, lastBuckets * Math.min(1, windowMs / bucketMs));
     // Buckets coarser than the window cannot say anything about it: no guess.
     const next =
@@ -202,7 +245,7 @@ function forecastQuota(
             limit: quota.limit,
             used: 0,
             current: [],
-            history: points.filter((p) => p.tsMs < nowMs),
+            history: [...spreadHours(usage.hours, bucketMs), ...usage.fine.filter((p) => p.tsMs < nowMs)],
             bucketMs,
             timeZone: quota.timeZone,
           })
@@ -225,6 +268,7 @@ function forecastQuota(
       },
     };
   }
+
   const bounds =
     quota.reported !== undefined
       ? windowBounds(quota.window, nowMs, {
@@ -232,29 +276,56 @@ function forecastQuota(
           windowSeconds: quota.reported.windowSeconds,
         })
       : windowBounds(quota.window, nowMs);
-  let used = 0;
-  const sinceStart = totals.get(bounds.startMs);
+  const windowMs = bounds.resetAtMs - bounds.startMs;
+
+  let used: number;
   if (quota.reported !== undefined) {
     used = quota.limit - quota.reported.remaining;
-  } else if (sinceStart !== undefined) {
-    for (const id of subject.keyIds) {
-      const row = sinceStart.get(keyOf(subject.pool, id));
-      if (row !== undefined) used += usageValue(row, quota.dimension);
-    }
   } else {
-    for (const p of points) if (p.tsMs >= bounds.startMs) used += p.value;
+    used = sumFrom(usage.hours, bounds.startMs) + sumFrom(usage.fine, bounds.startMs);
+    const prefix = bounds.startMs < inputs.coveredFromMs ? inputs.prefixes.get(bounds.startMs) : undefined;
+    if (prefix !== undefined) {
+      for (const id of subject.keyIds) {
+        const row = prefix.get(keyOf(subject.pool, id));
+        if (row !== undefined) used += usageValue(row, quota.dimension);
+      }
+    }
   }
-  const firstCurrent = points.findIndex((p) => p.tsMs >= bounds.startMs);
-  const split = firstCurrent < 0 ? points.length : firstCurrent;
+
+  // The fit sees the window from where the series start; earlier usage is in `used` only.
+  const fitStartMs = Math.max(bounds.startMs, inputs.coveredFromMs);
+  let fit: { bucketMs: number; current: UsagePoint[]; history: UsagePoint[] };
+  if (windowMs >= HOURLY_FIT_FROM_MS) {
+    const hours = [...usage.hours, ...toHours(usage.fine)];
+    fit = {
+      bucketMs: HOUR_MS,
+      current: hours.filter((p) => p.tsMs >= fitStartMs),
+      history: hours.filter((p) => p.tsMs < fitStartMs),
+    };
+  } else if (windowMs >= DAY_MS && fitStartMs >= inputs.fineFromMs) {
+    // Day windows: the core reads history in hourly cells, so hourly sums are history at full detail.
+    fit = {
+      bucketMs,
+      current: usage.fine.filter((p) => p.tsMs >= fitStartMs),
+      history: [...usage.hours, ...usage.fine.filter((p) => p.tsMs < fitStartMs)],
+    };
+  } else {
+    const all = [...spreadHours(usage.hours, bucketMs), ...usage.fine];
+    fit = {
+      bucketMs,
+      current: all.filter((p) => p.tsMs >= fitStartMs),
+      history: all.filter((p) => p.tsMs < fitStartMs),
+    };
+  }
   const forecast = forecastExhaustion({
     nowMs,
-    windowStartMs: bounds.startMs,
+    windowStartMs: fitStartMs,
     resetAtMs: bounds.resetAtMs,
     limit: quota.limit,
     used: Math.max(0, used),
-    current: points.slice(split),
-    history: points.slice(0, split),
-    bucketMs,
+    current: fit.current,
+    history: fit.history,
+    bucketMs: fit.bucketMs,
     timeZone: quota.timeZone,
   });
   return { quota, windowStartMs: bounds.startMs, forecast };

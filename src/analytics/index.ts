@@ -3,7 +3,8 @@ import { createAlerting, createSlackChannel, type Alert, type ForecastFacts } fr
 import type { Config } from '../config/index.ts';
 import { computeAdvice, type Advice } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
-import { computeCycle, windowStartsBefore, type PoolCapacity, type SubjectForecast } from './cycle.ts';
+import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
+import { SeriesCache } from './series-cache.ts';
 import { createJobRunner, type JobRun } from './job.ts';
 
 export type { PoolCapacity, QuotaForecast, SubjectForecast } from './cycle.ts';
@@ -16,6 +17,7 @@ const BUCKET_SECONDS = 600;
 const DAY_MS = 86_400_000;
 const THROTTLING_LOOKBACK_MS = 15 * 60_000;
 const ADVICE_DAMPING = 0.5;
+const FORECAST_ROW_INTERVAL_MS = 5 * 60_000;
 
 /** The latest cycle's results, served by the HTTP API. */
 export interface AnalyticsSnapshot {
@@ -104,21 +106,27 @@ export function createAnalytics(options: {
   let advice = new Map<string, Advice>();
   let task: ReturnType<typeof cron.schedule> | undefined;
   let pendingNowMs: number | undefined;
+  const cache = new SeriesCache(BUCKET_SECONDS * 1000);
+  let lastWritten = new Map<string, { status: string; pExhaust: number }>();
+  let lastFullWriteMs = Number.NEGATIVE_INFINITY;
 
   async function cycle(): Promise<void> {
     const nowMs = pendingNowMs ?? clock();
     pendingNowMs = undefined;
     const bucketMs = BUCKET_SECONDS * 1000;
-    const seriesStartMs =
-      Math.floor((nowMs - (file.analytics.history_days + 1) * DAY_MS) / bucketMs) * bucketMs;
 
     const readStarted = performance.now();
-    const series = await store.readKeySeries(seriesStartMs, BUCKET_SECONDS);
+    // History covers the configured days before the current day window.
+    await cache.refresh(store, nowMs, (file.analytics.history_days + 1) * DAY_MS);
     const providerLimits = await store.readProviderLimits();
     const throttling = await store.readThrottling(nowMs - THROTTLING_LOOKBACK_MS);
-    const totalsSince = new Map<number, UsageBucketRow[]>();
-    for (const start of windowStartsBefore(file, nowMs, seriesStartMs))
-      totalsSince.set(start, await store.readUsageTotals(start));
+    const windowStarts = currentWindowStarts(file, nowMs);
+    cache.keepPrefixes(windowStarts);
+    const prefixes = new Map<number, ReadonlyMap<string, UsageBucketRow>>();
+    for (const start of windowStarts) {
+      if (start < cache.coveredFromMs) prefixes.set(start, await cache.prefix(store, start));
+    }
+    const series = [...cache.keys()];
 
     const computeStarted = performance.now();
     const result = computeCycle({
@@ -126,37 +134,52 @@ export function createAnalytics(options: {
       nowMs,
       bucketMs,
       series,
+      fineFromMs: cache.fineFromMs,
+      coveredFromMs: cache.coveredFromMs,
+      prefixes,
       providerLimits,
-      totalsSince,
       throttling,
     });
 
     const rows: ForecastRow[] = [];
     const facts: ForecastFacts[] = [];
+    // Every forecast is stored once per FORECAST_ROW_INTERVAL_MS; in between only those whose status
+    // or probability moved, which keeps the table proportionate with many keys and short cycles.
+    const fullWrite =
+      Math.floor(nowMs / FORECAST_ROW_INTERVAL_MS) !== Math.floor(lastFullWriteMs / FORECAST_ROW_INTERVAL_MS);
+    const written = new Map<string, { status: string; pExhaust: number }>();
     for (const s of result.subjects) {
       for (const q of s.quotas) {
         const f = q.forecast;
-        rows.push({
-          evaluated_at: nowMs,
-          pool: s.subject.pool,
-          subject_kind: s.subject.kind,
-          subject_id: s.subject.id,
-          quota_id: q.quota.id,
-          dimension: q.quota.dimension,
-          window_kind: q.quota.window.kind,
-          window_start: q.windowStartMs,
-          reset_at: f.resetAtMs,
-          used: f.used,
-          limit: f.limit,
-          remaining: f.remaining,
-          eta_p10: f.etaP10Ms,
-          eta_p50: f.etaP50Ms,
-          eta_p90: f.etaP90Ms,
-          p_exhaust: f.pExhaust,
-          status: f.status,
-          method: f.method,
-          source: q.quota.source,
-        });
+        const id = `${s.subject.pool}\u0000${s.subject.kind}\u0000${s.subject.id}\u0000${q.quota.id}`;
+        const before = lastWritten.get(id);
+        const moved =
+          before === undefined ||
+          before.status !== f.status ||
+          Math.abs(before.pExhaust - f.pExhaust) >= 0.05;
+        written.set(id, moved || fullWrite ? { status: f.status, pExhaust: f.pExhaust } : before);
+        if (moved || fullWrite)
+          rows.push({
+            evaluated_at: nowMs,
+            pool: s.subject.pool,
+            subject_kind: s.subject.kind,
+            subject_id: s.subject.id,
+            quota_id: q.quota.id,
+            dimension: q.quota.dimension,
+            window_kind: q.quota.window.kind,
+            window_start: q.windowStartMs,
+            reset_at: f.resetAtMs,
+            used: f.used,
+            limit: f.limit,
+            remaining: f.remaining,
+            eta_p10: f.etaP10Ms,
+            eta_p50: f.etaP50Ms,
+            eta_p90: f.etaP90Ms,
+            p_exhaust: f.pExhaust,
+            status: f.status,
+            method: f.method,
+            source: q.quota.source,
+          });
         // Provider buckets that refill within minutes are for rebalancing, not for paging anyone.
         if (q.quota.source === 'provider' && f.resetAtMs - nowMs < 10 * 60_000) continue;
         facts.push({
@@ -177,6 +200,8 @@ export function createAnalytics(options: {
     }
     const writeStarted = performance.now();
     await store.writeForecasts(rows);
+    lastWritten = written;
+    if (fullWrite) lastFullWriteMs = nowMs;
     await alerting.evaluate(facts, nowMs, channelOf);
 
     const next = new Map<string, Advice>();

@@ -103,10 +103,10 @@ export interface AdviceRow {
 }
 
 export interface AnalyticsStore {
-  /** Every key seen since `sinceMs` with its usage in buckets of `bucketSeconds`. */
-  readKeySeries(sinceMs: number, bucketSeconds: number): Promise<KeySeries[]>;
-  /** Usage per key since `sinceMs`, one row per key (t = sinceMs). */
-  readUsageTotals(sinceMs: number): Promise<UsageBucketRow[]>;
+  /** Every key seen in [fromMs, untilMs) with its usage in buckets of `bucketSeconds`. */
+  readKeySeries(fromMs: number, untilMs: number, bucketSeconds: number): Promise<KeySeries[]>;
+  /** Usage per key in [fromMs, untilMs), one row per key (t = fromMs). */
+  readUsageTotals(fromMs: number, untilMs: number): Promise<UsageBucketRow[]>;
   readProviderLimits(): Promise<ProviderLimitRow[]>;
   readThrottling(sinceMs: number): Promise<ThrottlingRow[]>;
   writeForecasts(rows: readonly ForecastRow[]): Promise<void>;
@@ -144,7 +144,7 @@ export function createAnalyticsStore(
   const usageFields = ['t', 'requests', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
   const alertFields = ['at', 'started_at', 'notified'] as const;
   return {
-    async readKeySeries(sinceMs, bucketSeconds) {
+    async readKeySeries(fromMs, untilMs, bucketSeconds) {
       const rows = await queryRows<{
         pool: string;
         key_id: string;
@@ -160,11 +160,12 @@ export function createAnalyticsStore(
                   toUInt32(toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({bucket:UInt32})))) AS t,
                   toFloat64(sum(requests)) AS r, toFloat64(sum(input_tokens)) AS i,
                   toFloat64(sum(output_tokens)) AS o, sum(cost_usd) AS c
-           FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+           FROM ${database}.usage_minute
+           WHERE minute >= toDateTime(intDiv({from:UInt64}, 1000)) AND minute < toDateTime(intDiv({until:UInt64}, 1000))
            GROUP BY pool, key_id, t
          )
          GROUP BY pool, key_id`,
-        { since: sinceMs, bucket: bucketSeconds },
+        { from: fromMs, until: untilMs, bucket: bucketSeconds },
       );
       return rows.map((row) => {
         const n = row.b.length;
@@ -191,12 +192,13 @@ export function createAnalyticsStore(
         return series;
       });
     },
-    async readUsageTotals(sinceMs) {
+    async readUsageTotals(fromMs, untilMs) {
       const rows = await queryRows<Record<string, unknown>>(
-        `SELECT pool, key_id, {since:UInt64} AS t, ${USAGE_COLUMNS}
-         FROM ${database}.usage_minute WHERE minute >= toDateTime(intDiv({since:UInt64}, 1000))
+        `SELECT pool, key_id, {from:UInt64} AS t, ${USAGE_COLUMNS}
+         FROM ${database}.usage_minute
+         WHERE minute >= toDateTime(intDiv({from:UInt64}, 1000)) AND minute < toDateTime(intDiv({until:UInt64}, 1000))
          GROUP BY pool, key_id`,
-        { since: sinceMs },
+        { from: fromMs, until: untilMs },
       );
       return numbers<UsageBucketRow>(rows, usageFields);
     },

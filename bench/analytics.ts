@@ -1,0 +1,138 @@
+/**
+ * Analytics cycle benchmark: a whole cycle (query, forecast, write forecasts / alerts / advice) on
+ * embedded ClickHouse holding a day of per-minute rollups for N keys with 3 quotas each
+ * (requests/day, tokens/day, cost/month). Each size runs in its own process (one chDB engine per
+ * process) on a fresh data directory. Sizes: BENCH_KEYS (comma-separated), default 1000,10000,50000.
+ * `seconds_per_cycle` is the median of BENCH_CYCLES (default 3) steady-state cycles; the first cycle
+ * after a start, which loads every key's history into memory, is reported as `first_cycle_seconds`.
+ * The last line is one JSON object with the figures.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAnalytics } from '../src/analytics/index.ts';
+import { loadConfig, parseHeadroomFile } from '../src/config/index.ts';
+import { createStore } from '../src/store/index.ts';
+
+const POOLS = 10;
+const CYCLES = Number(process.env['BENCH_CYCLES'] ?? 3);
+
+async function child(keys: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-bench-analytics-'));
+  const file = parseHeadroomFile(
+    JSON.stringify({
+      analytics: { interval_seconds: 30, history_days: 7 },
+      pools: Array.from({ length: POOLS }, (_, p) => ({
+        name: `pool-${p}`,
+        key_quotas: [
+          { dimension: 'requests', window: 'day', limit: 1_500 + 150 * p },
+          { dimension: 'tokens', window: 'day', limit: 2_000_000 + 200_000 * p },
+          { dimension: 'cost_usd', window: 'month', limit: 400 + 40 * p },
+        ],
+      })),
+    }),
+    'bench',
+  );
+  const config = loadConfig({ env: { HEADROOM_DATA_DIR: dir, HEADROOM_LOG_LEVEL: 'silent' }, overrides: { file } });
+  const store = createStore(config);
+  try {
+    await store.migrate();
+    const nowMs = Date.now();
+    const dayStart = Math.floor(nowMs / 60_000) * 60_000 - 1_440 * 60_000;
+    const loadStarted = performance.now();
+    // A day of minutes per key: a key-specific level, a diurnal shape and noise; about one key in
+    // five runs hot enough to exhaust its daily request quota.
+    await store.queryRows(
+      `INSERT INTO ${store.database}.usage_minute
+         (minute, pool, key_id, partition, provider, model, requests, input_tokens, output_tokens, cost_usd, ok)
+       SELECT minute, pool, key_id, partition, 'openai', 'gpt-4o-mini', requests, requests * 900, requests * 200,
+              requests * 0.0004, requests
+       FROM (
+         SELECT toDateTime(intDiv({start:UInt64}, 1000) + (number % 1440) * 60) AS minute,
+                concat('pool-', toString(intDiv(number, 1440) % ${POOLS})) AS pool,
+                concat('key-', toString(intDiv(number, 1440))) AS key_id,
+                concat('org-', toString(intDiv(number, 1440) % 100)) AS partition,
+                toUInt64(greatest(0, round(
+                  (0.6 + (cityHash64(intDiv(number, 1440)) % 100) / 100 * if(cityHash64(intDiv(number, 1440)) % 5 = 0, 1.6, 0.7))
+                  * (1 + 0.6 * sin((number % 1440) / 1440 * 2 * pi() - 1.5))
+                  * (0.5 + (cityHash64(number) % 1000) / 1000)))) AS requests
+         FROM numbers({rows:UInt64})
+       )`,
+      { start: dayStart, rows: keys * 1_440 },
+    );
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+
+    const log = { info: () => undefined, warn: () => undefined, error: (o: object, m: string) => console.error(m, o) };
+    const analytics = createAnalytics({ config, store, log });
+    await analytics.start({ schedule: false });
+    // The first cycle loads every key's history into memory; the next ones read only new minutes.
+    const cold = await analytics.runCycle(nowMs);
+    if (cold.outcome !== 'success') throw new Error(`cycle failed: ${cold.error}`);
+    const seconds: number[] = [];
+    let stats;
+    for (let i = 1; i <= CYCLES; i++) {
+      const run = await analytics.runCycle(nowMs + i * 30_000);
+      if (run.outcome !== 'success') throw new Error(`cycle failed: ${run.error}`);
+      seconds.push(run.durationMs / 1000);
+      stats = analytics.lastStats();
+    }
+    await analytics.stop();
+    const sorted = [...seconds].sort((a, b) => a - b);
+    console.log(
+      JSON.stringify({
+        keys,
+        quotas: stats?.quotas,
+        rollup_rows: keys * 1_440,
+        load_seconds: Number(loadSeconds.toFixed(1)),
+        seconds_per_cycle: Number((sorted[Math.floor(sorted.length / 2)] ?? NaN).toFixed(3)),
+        first_cycle_seconds: Number((cold.durationMs / 1000).toFixed(3)),
+        cycles: seconds.map((s) => Number(s.toFixed(3))),
+        read_ms: Math.round(stats?.readMs ?? NaN),
+        compute_ms: Math.round(stats?.computeMs ?? NaN),
+        write_ms: Math.round(stats?.writeMs ?? NaN),
+        rss_mb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+      }),
+    );
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function parent(): void {
+  const sizes = (process.env['BENCH_KEYS'] ?? '1000,10000,50000').split(',').map(Number);
+  const results: Array<Record<string, number>> = [];
+  console.log('keys    quotas   rollup rows   s/cycle   first s   read ms   compute ms   write ms   rss MB');
+  for (const keys of sizes) {
+    const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(keys)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const last = run.stdout.trim().split('\n').at(-1) ?? '';
+    if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench for ${keys} keys failed:\n${run.stdout}`);
+    const r = JSON.parse(last) as Record<string, number>;
+    results.push(r);
+    console.log(
+      `${String(r['keys']).padEnd(8)}${String(r['quotas']).padEnd(9)}${String(r['rollup_rows']).padEnd(14)}` +
+        `${String(r['seconds_per_cycle']).padEnd(10)}${String(r['first_cycle_seconds']).padEnd(10)}${String(r['read_ms']).padEnd(10)}${String(r['compute_ms']).padEnd(13)}` +
+        `${String(r['write_ms']).padEnd(11)}${r['rss_mb']}`,
+    );
+  }
+  const at10k = results.find((r) => r['keys'] === 10_000) ?? results.at(-1);
+  console.log(
+    JSON.stringify({
+      bench: 'analytics',
+      keys: at10k?.['keys'],
+      quotas_per_key: 3,
+      seconds_per_cycle: at10k?.['seconds_per_cycle'],
+      scaling: Object.fromEntries(results.map((r) => [String(r['keys']), r['seconds_per_cycle']])),
+      detail: results,
+    }),
+  );
+}
+
+if (process.argv[2] === '--child') await child(Number(process.argv[3]));
+else parent();
