@@ -115,7 +115,7 @@ function createStoreFromClient(
   async function insertJson(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+      await client.insert({ table, values: rows, format: 'JSONEachRow' });
     } catch (error) {
       throw classifyClickHouseError(error).error;
     }
