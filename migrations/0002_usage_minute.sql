@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS {{database}}.usage_minute
     rl_input_tokens_reset_at AggregateFunction(argMax, Nullable(DateTime64(3, 'UTC')), DateTime64(3, 'UTC')),
     rl_output_tokens_limit AggregateFunction(argMax, Nullable(UInt64), DateTime64(3, 'UTC')),
     rl_output_tokens_remaining AggregateFunction(argMax, Nullable(UInt64), DateTime64(3, 'UTC')),
-    rl_output_tokens_reset_at AggregateFunction(argMax, Nullable(DateTime64(3, 'UTC')), DateTime64(3, 'UTC'))
+    rl_output_tokens_reset_at AggregateFunction(argMax, Nullable(DateTime64(3, 'UTC')), DateTime64(3, 'UTC')),
+    -- When a call of this minute last reported any provider limit.
+    rl_observed_at SimpleAggregateFunction(max, Nullable(DateTime64(3, 'UTC')))
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(minute)
@@ -74,6 +76,17 @@ SELECT
     argMaxState(rl_input_tokens_reset_at, timestamp) AS rl_input_tokens_reset_at,
     argMaxState(rl_output_tokens_limit, timestamp) AS rl_output_tokens_limit,
     argMaxState(rl_output_tokens_remaining, timestamp) AS rl_output_tokens_remaining,
-    argMaxState(rl_output_tokens_reset_at, timestamp) AS rl_output_tokens_reset_at
-FROM {{database}}.api_calls
+    argMaxState(rl_output_tokens_reset_at, timestamp) AS rl_output_tokens_reset_at,
+    maxIf(toNullable(timestamp), reports_limits) AS rl_observed_at
+FROM
+(
+    -- Computed before the aggregates above take the column names as aliases.
+    SELECT
+        *,
+        rl_requests_limit IS NOT NULL OR rl_requests_remaining IS NOT NULL
+            OR rl_tokens_limit IS NOT NULL OR rl_tokens_remaining IS NOT NULL
+            OR rl_input_tokens_limit IS NOT NULL OR rl_input_tokens_remaining IS NOT NULL
+            OR rl_output_tokens_limit IS NOT NULL OR rl_output_tokens_remaining IS NOT NULL AS reports_limits
+    FROM {{database}}.api_calls
+)
 GROUP BY minute, pool, key_id, partition, provider, model;

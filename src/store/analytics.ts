@@ -206,7 +206,7 @@ export function createAnalyticsStore(
       const rows = await queryRows<Record<string, unknown>>(
         `SELECT pool, key_id, partition, dimension, limit, remaining,
                 toUnixTimestamp64Milli(reset_at) AS reset_at_ms, toUnixTimestamp64Milli(observed_at) AS observed_at_ms
-         FROM ${database}.ratelimit_latest FINAL`,
+         FROM ${database}.ratelimit_latest`,
       );
       return numbers<ProviderLimitRow>(rows, ['limit', 'remaining', 'reset_at_ms', 'observed_at_ms']);
     },

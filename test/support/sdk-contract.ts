@@ -226,7 +226,7 @@ export async function expectContractStored(store: Store, pool: string, baseMs: n
   const latest = await store.queryRows<Record<string, string | null>>(
     `SELECT dimension, toString(limit) AS limit, toString(remaining) AS remaining,
             toString(toUnixTimestamp64Milli(reset_at)) AS reset_at_ms
-     FROM ${db}.ratelimit_latest FINAL WHERE pool = {pool:String} AND key_id = 'key-a' ORDER BY dimension`,
+     FROM ${db}.ratelimit_latest WHERE pool = {pool:String} AND key_id = 'key-a' ORDER BY dimension`,
     { pool },
   );
   expect(latest).toEqual([
@@ -242,8 +242,9 @@ export async function expectContractStored(store: Store, pool: string, baseMs: n
       remaining: '399680',
       reset_at_ms: String(baseMs + 33_000),
     },
-    // The 429 reported only requests.remaining = 0: the newest observation wins, whole.
-    { dimension: 'requests', limit: null, remaining: '0', reset_at_ms: null },
+    // The 429 reported only requests.remaining = 0: it is the latest remaining; the limit and reset
+    // reported before it still stand.
+    { dimension: 'requests', limit: '10000', remaining: '0', reset_at_ms: String(baseMs + 7_000) },
     { dimension: 'tokens', limit: '2000000', remaining: '1990000', reset_at_ms: String(baseMs + 31_000) },
   ]);
 }
