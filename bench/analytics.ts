@@ -35,7 +35,10 @@ async function child(keys: number): Promise<void> {
     }),
     'bench',
   );
-  const config = loadConfig({ env: { HEADROOM_DATA_DIR: dir, HEADROOM_LOG_LEVEL: 'silent' }, overrides: { file } });
+  const config = loadConfig({
+    env: { HEADROOM_DATA_DIR: dir, HEADROOM_LOG_LEVEL: 'silent' },
+    overrides: { file },
+  });
   const store = createStore(config);
   try {
     await store.migrate();
@@ -64,7 +67,11 @@ async function child(keys: number): Promise<void> {
     );
     const loadSeconds = (performance.now() - loadStarted) / 1000;
 
-    const log = { info: () => undefined, warn: () => undefined, error: (o: object, m: string) => console.error(m, o) };
+    const log = {
+      info: () => undefined,
+      warn: () => undefined,
+      error: (o: object, m: string) => console.error(m, o),
+    };
     const analytics = createAnalytics({ config, store, log });
     await analytics.start({ schedule: false });
     // The first cycle loads every key's history into memory; the next ones read only new minutes.
@@ -112,7 +119,8 @@ function parent(): void {
       maxBuffer: 64 * 1024 * 1024,
     });
     const last = run.stdout.trim().split('\n').at(-1) ?? '';
-    if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench for ${keys} keys failed:\n${run.stdout}`);
+    if (run.status !== 0 || !last.startsWith('{'))
+      throw new Error(`bench for ${keys} keys failed:\n${run.stdout}`);
     const r = JSON.parse(last) as Record<string, number>;
     results.push(r);
     console.log(

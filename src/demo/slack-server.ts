@@ -73,7 +73,9 @@ export async function startSlackServer(options: { log?: (line: string) => void }
         case 'chat.postMessage': {
           const ts = `${1_700_000_000 + ++sequence}.000100`;
           const thread = typeof args['thread_ts'] === 'string' ? ` (thread ${args['thread_ts']})` : '';
-          options.log?.(`[slack] chat.postMessage ${String(args['channel'])}${thread}: ${String(args['text'])}`);
+          options.log?.(
+            `[slack] chat.postMessage ${String(args['channel'])}${thread}: ${String(args['text'])}`,
+          );
           reply(200, { ok: true, channel: args['channel'], ts, message: { text: args['text'], ts } });
           return;
         }
