@@ -85,6 +85,23 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
+  // Signals are handled from the first moment: one that arrives while the service is still starting
+  // (it answers /healthz before the analytics role has restored its state) shuts it down once started.
+  let stopRequested: NodeJS.Signals | undefined;
+  let stopNow: ((signal: NodeJS.Signals) => void) | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`headroom: ${signal} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    if (stopNow === undefined) stopRequested = signal;
+    else stopNow(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   const service = await startService(config);
   service.app.log.info(
     {
@@ -95,14 +112,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
     'headroom listening',
   );
   return new Promise<number>((resolve) => {
-    let signals = 0;
-    const stop = (signal: NodeJS.Signals): void => {
-      signals++;
-      if (signals > 1) {
-        service.app.log.warn(`${signal} again: exiting without waiting`);
-        resolve(1);
-        return;
-      }
+    stopNow = (signal) => {
       service.app.log.info(`${signal}: shutting down, committing pending batches`);
       service.close().then(
         () => resolve(0),
@@ -112,8 +122,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    if (stopRequested !== undefined) stopNow(stopRequested);
   });
 }
 

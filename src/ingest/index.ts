@@ -130,9 +130,9 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
       return { acceptedSpans: 0, rejectedSpans: rejected, errorMessage, duplicate: false };
 
     if (uncertain.has(digest)) {
-      const found = await store.readRecentRequestDigests(receivedAtMs - dedupWindowMs).catch(() => undefined);
+      const found = await store.hasRequestDigest(digest, receivedAtMs - dedupWindowMs).catch(() => undefined);
       if (found === undefined) throw unavailable('ClickHouse is unavailable; retry later', 1);
-      if (found.includes(digest)) {
+      if (found) {
         uncertain.delete(digest);
         remember(digest, receivedAtMs);
         counters.duplicateRequests++;
@@ -180,7 +180,9 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
     async start() {
       if (dedupWindowMs === 0) return;
       const since = now() - dedupWindowMs;
-      for (const digest of await store.readRecentRequestDigests(since)) committed.set(digest, since);
+      for (const { digest, committedAtMs } of await store.readRecentRequestDigests(since)) {
+        committed.set(digest, committedAtMs);
+      }
     },
     async ingest(body, encoding) {
       counters.requests++;

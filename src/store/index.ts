@@ -37,7 +37,9 @@ export interface Store extends AnalyticsStore {
   /** Inserts rows already encoded by {@link encodeApiCallRows}; resolves once ClickHouse has committed them. */
   insertEncodedApiCalls(chunks: readonly string[]): Promise<IoResult<void>>;
   /** Digests of requests committed since `sinceMs`, so that retries arriving after a restart are recognised. */
-  readRecentRequestDigests(sinceMs: number): Promise<string[]>;
+  readRecentRequestDigests(sinceMs: number): Promise<Array<{ digest: string; committedAtMs: number }>>;
+  /** Whether a request with this digest was committed since `sinceMs` (uses the digest's bloom filter). */
+  hasRequestDigest(digest: string, sinceMs: number): Promise<boolean>;
   /** Runs a read query with bound parameters and returns its rows. */
   queryRows<T>(sql: string, params?: QueryParams): Promise<T[]>;
   close(): Promise<void>;
@@ -157,12 +159,21 @@ function createStoreFromClient(
       }
     },
     async readRecentRequestDigests(sinceMs) {
-      const rows = await queryRows<{ d: string }>(
-        `SELECT DISTINCT request_digest AS d FROM ${database}.api_calls
-         WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64}) AND request_digest != ''`,
+      const rows = await queryRows<{ d: string; t: string }>(
+        `SELECT request_digest AS d, toString(toUnixTimestamp64Milli(max(ingested_at))) AS t FROM ${database}.api_calls
+         WHERE ingested_at >= fromUnixTimestamp64Milli({since:Int64}) AND request_digest != ''
+         GROUP BY request_digest ORDER BY max(ingested_at)`,
         { since: sinceMs },
       );
-      return rows.map((r) => r.d);
+      return rows.map((r) => ({ digest: r.d, committedAtMs: Number(r.t) }));
+    },
+    async hasRequestDigest(digest, sinceMs) {
+      const rows = await queryRows<{ n: number }>(
+        `SELECT count() AS n FROM ${database}.api_calls
+         WHERE request_digest = {digest:String} AND ingested_at >= fromUnixTimestamp64Milli({since:Int64})`,
+        { digest, since: sinceMs },
+      );
+      return Number(rows[0]?.n ?? 0) > 0;
     },
     queryRows,
     async close() {
