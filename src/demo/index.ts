@@ -113,6 +113,9 @@ export async function runDemo(
       resource: resourceFromAttributes({ 'service.name': 'demo-gateway', 'service.instance.id': 'gw-1' }),
       spanProcessors: [processor],
       instrumentations: [],
+      // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
+      metricReaders: [],
+      logRecordProcessors: [],
       autoDetectResources: false,
     });
     sdk.start();

@@ -87,6 +87,9 @@ describe('the whole loop: spans → forecast → Slack alert → advice', () => 
         }),
       ],
       instrumentations: [],
+      // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
+      metricReaders: [],
+      logRecordProcessors: [],
       autoDetectResources: false,
     });
     sdk.start();

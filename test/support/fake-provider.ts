@@ -5,7 +5,7 @@
  * the path picks the provider, `stream` in the body (or `:streamGenerateContent`) picks SSE, and an
  * `x-fake-scenario` header picks an error:
  * - `quota`: OpenAI 429 `insufficient_quota`, Gemini 429 `RESOURCE_EXHAUSTED` (per-day quota);
- * - `overloaded`: Anthropic 529 `overloaded_error`;
+ * - `overloaded`: Anthropic 529 `overloaded_error` (`overloaded-retry`: the same, retryable after 10 ms);
  * - `error-event`: Anthropic stream that breaks off with an `overloaded_error` event after a 200;
  * - `gated`: a stream that sends its first event, then waits for {@link FakeProvider.releaseStream}.
  */
@@ -237,6 +237,17 @@ async function respondAnthropic(
     );
     return;
   }
+  if (scenario === 'overloaded-retry') {
+    // Retryable: the client tries again after 10 ms, and every attempt is an upstream call.
+    send(
+      record,
+      res,
+      529,
+      { ...anthropicHeaders(), 'retry-after-ms': '10', 'content-type': 'application/json' },
+      JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }),
+    );
+    return;
+  }
   const message = {
     id: 'msg_fake',
     type: 'message',
@@ -365,6 +376,58 @@ function respondGemini(
   res.end(
     `data: ${JSON.stringify({ candidates: [{ ...candidate(' there'), finishReason: 'STOP' }], usageMetadata: { ...GEMINI_USAGE, totalTokenCount: 700 }, modelVersion: GEMINI_MODEL })}\r\n\r\n`,
   );
+}
+
+export interface OtlpRecorder {
+  /** `http://127.0.0.1:<port>/v1/traces` */
+  readonly url: string;
+  /** Every export request body, as received. */
+  readonly bodies: Buffer[];
+  close(): Promise<void>;
+}
+
+/**
+ * An OTLP/HTTP hop that keeps a copy of every export request and forwards it unchanged to
+ * `target` (headroom), answering with headroom's answer: lets a test search what left the process.
+ */
+export async function startOtlpRecorder(target: string): Promise<OtlpRecorder> {
+  const bodies: Buffer[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      bodies.push(body);
+      const headers: Record<string, string> = {};
+      for (const name of ['content-type', 'content-encoding', 'authorization']) {
+        const value = req.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      fetch(target, { method: 'POST', headers, body })
+        .then(async (answer) => {
+          const answerBody = Buffer.from(await answer.arrayBuffer());
+          res.writeHead(answer.status, {
+            'content-type': answer.headers.get('content-type') ?? 'application/x-protobuf',
+          });
+          res.end(answerBody);
+        })
+        .catch((error: unknown) => {
+          res.writeHead(502);
+          res.end(String(error));
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1/traces`,
+    bodies,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 function startEventStream(

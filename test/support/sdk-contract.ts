@@ -12,6 +12,9 @@ export async function sendContractSpans(exporter: SpanExporter, pool: string, ba
     resource: resourceFromAttributes({ 'service.name': 'gateway', 'service.instance.id': 'gw-node-1' }),
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
     instrumentations: [],
+    // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
+    metricReaders: [],
+    logRecordProcessors: [],
     autoDetectResources: false,
   });
   sdk.start();

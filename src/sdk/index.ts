@@ -1,0 +1,17 @@
+/**
+ * headroom's client SDK (package export `headroom/sdk`): emits one OpenTelemetry span per upstream
+ * API call with the span contract of DESIGN.md (GenAI conventions plus `keypool.*`), so headroom
+ * can forecast when each key runs out.
+ *
+ * - {@link startTelemetry}: export spans to headroom (OTLP/HTTP protobuf) from this process;
+ * - {@link instrumentFetch}: a `fetch` for the official OpenAI / Anthropic clients (or any code
+ *   that takes a fetch) that records every call, streamed ones included;
+ * - {@link recordApiCall}: for gateways that already hold the response.
+ */
+
+export { instrumentFetch } from './instrument-fetch.ts';
+export type { FetchFunction, InstrumentFetchOptions } from './instrument-fetch.ts';
+export { recordApiCall } from './record-api-call.ts';
+export type { ApiCallFields, ApiCallRecord, KeyIdentity } from './record-api-call.ts';
+export { DEFAULT_TRACES_ENDPOINT, startTelemetry } from './start-telemetry.ts';
+export type { Telemetry, TelemetryOptions } from './start-telemetry.ts';
