@@ -1,4 +1,4 @@
-import { kthLargest, resampleSeries, selectSeries } from './bucket-series.ts';
+import { filledArray, kthLargest, resampleSeries, selectSeries } from './bucket-series.ts';
 import type { BucketSeries } from './bucket-series.ts';
 import {
   buildHourProfile,
@@ -23,16 +23,23 @@ import type { OffsetTimeline } from './time-zone.ts';
 import type { Forecast, ForecastInput } from './types.ts';
 
 /** Name of headroom's forecasting method, recorded with every forecast. */
-export const EXHAUSTION_METHOD = 'headroom.profile_nb.v1';
+export const EXHAUSTION_METHOD = 'headroom.profile_nb.v2';
 
 /** A bucket further than this many standard deviations above the robust level is a burst. */
 const BURST_Z = 6;
 /** Share of the highest buckets left out when estimating the level a burst is measured against. */
 const BURST_TRIM_FRACTION = 0.05;
 const MIN_BUCKETS_FOR_BURST_GUARD = 10;
-/** Previous windows (or days) that inform the prior level, newest first, and their half-life in blocks. */
+/**
+ * Previous windows (or days) that inform the prior level, newest first. They are weighted by age with
+ * the half-life (in blocks) among `PRIOR_HALF_LIVES` that best predicted each block from the ones
+ * before it (`fitBlockHalfLife`); `PRIOR_BLOCK_HALF_LIFE` when there are too few blocks to tell.
+ */
 const MAX_PRIOR_BLOCKS = 14;
 const PRIOR_BLOCK_HALF_LIFE = 2;
+const PRIOR_HALF_LIVES = [0.5, 1, 2, 4, 8];
+/** One-step predictions needed before the half-life is fitted rather than assumed. */
+const MIN_HALF_LIFE_PREDICTIONS = 4;
 /**
  * Window-to-window variability of the usage level (coefficient of variation). Estimated from the
  * previous windows when there are three or more, otherwise `DEFAULT_LEVEL_CV`. The floor keeps a
@@ -45,6 +52,8 @@ const DEFAULT_LEVEL_CV = 1;
 const MIN_LEVEL_CV = 0.25;
 const MIN_LEVEL_CV_SHORT = 0.05;
 const MAX_LEVEL_CV = 3;
+/** Previous blocks the drift within a window is measured on before the measurement is trusted alone. */
+const MIN_DRIFT_BLOCKS = 3;
 /** Jeffreys prior for a Poisson rate, used when there is no history at all. */
 const JEFFREYS_SHAPE = 0.5;
 /**
@@ -190,6 +199,13 @@ interface HistorySummary {
   expectedUsage: number;
   buckets: number;
   parameters: number;
+  /**
+   * Relative variance of the rest of a window's usage around the projection of its level so far,
+   * beyond counting noise, measured on the previous blocks split at the same elapsed time (see
+   * `splitDriftVariance`); 0 when nothing of the window has elapsed or the window is longer than a
+   * block (a day).
+   */
+  driftVariance: number;
 }
 
 function summariseHistory(
@@ -199,6 +215,7 @@ function summariseHistory(
   windowMs: number,
   bucketMs: number,
   presentMs: number,
+  elapsedMs: number,
   timeline: OffsetTimeline,
 ): HistorySummary {
   // First pass with a flat expectation: only gross bursts are cut, so they do not shape the profile.
@@ -249,8 +266,9 @@ function summariseHistory(
   let weightedUsage = 0;
   let weightedExposure = 0;
   let exposure = 0;
+  const halfLife = fitBlockHalfLife(blocks);
   blocks.forEach((block, k) => {
-    const weight = 2 ** (-k / PRIOR_BLOCK_HALF_LIFE);
+    const weight = 2 ** (-k / halfLife);
     weightedUsage += weight * block.usage;
     weightedExposure += weight * block.exposure;
     exposure += block.exposure;
@@ -270,6 +288,9 @@ function summariseHistory(
     deviation += squaredDeviation(group.sums, level);
     expected += expectedUsage(group.sums, level);
   });
+  const parameters = groups.length + (profile.flat ? 0 : 23);
+  const cellDispersion =
+    expected > 0 && buckets - parameters >= 2 ? (deviation * buckets) / (buckets - parameters) / expected : 0;
   return {
     profile,
     level: weightedExposure > 0 ? weightedUsage / weightedExposure : 0,
@@ -278,8 +299,119 @@ function summariseHistory(
     squaredDeviation: deviation,
     expectedUsage: expected,
     buckets,
-    parameters: groups.length + (profile.flat ? 0 : 23),
+    parameters,
+    driftVariance: splitDriftVariance(
+      series.tsMs,
+      values,
+      blockCount,
+      blockMs,
+      gridEndMs,
+      spanStartMs,
+      spanEndMs,
+      bucketMs,
+      elapsedMs,
+      cellDispersion,
+      profile,
+      timeline,
+    ),
   };
+}
+
+/**
+ * The half-life (in blocks) of the prior's recency weighting that would have predicted the previous
+ * blocks best: each block's level is predicted from the older ones (at least two), weighted by age, and
+ * the candidate with the least squared error (weighted by the block's profile mass) wins. A level that
+ * shifts (load moving from one plateau to another) gets a short memory, a stable but noisy one a long
+ * memory. The default stays unless another candidate beats it by more than 1 %, so near-ties do not
+ * flap from one cycle to the next.
+ */
+function fitBlockHalfLife(blocks: ReadonlyArray<{ usage: number; exposure: number }>): number {
+  const observed = blocks.filter((block) => block.exposure > 0);
+  if (observed.length - 2 < MIN_HALF_LIFE_PREDICTIONS) return PRIOR_BLOCK_HALF_LIFE;
+  const errors = PRIOR_HALF_LIVES.map((halfLife) => {
+    let error = 0;
+    // Targets newest first; each is predicted from at least two older blocks.
+    for (let target = 0; target + 2 < observed.length; target += 1) {
+      let usage = 0;
+      let exposure = 0;
+      for (let k = target + 1; k < observed.length; k += 1) {
+        const weight = 2 ** (-(k - target - 1) / halfLife);
+        usage += weight * (observed[k]?.usage ?? 0);
+        exposure += weight * (observed[k]?.exposure ?? 0);
+      }
+      const block = observed[target];
+      if (block === undefined || !(exposure > 0)) continue;
+      error += block.exposure * (block.usage / block.exposure - usage / exposure) ** 2;
+    }
+    return error;
+  });
+  const best = Math.min(...errors);
+  const defaultIndex = PRIOR_HALF_LIVES.indexOf(PRIOR_BLOCK_HALF_LIFE);
+  if ((errors[defaultIndex] ?? Infinity) <= best * 1.01) return PRIOR_BLOCK_HALF_LIFE;
+  return PRIOR_HALF_LIVES[errors.indexOf(best)] ?? PRIOR_BLOCK_HALF_LIFE;
+}
+
+/**
+ * How far the rest of a window strays from its level so far: each previous block (a whole one) is
+ * split at the elapsed time of the current window; the usage before the split, per unit of profile
+ * mass, projected on the mass after it, is compared with what came after. The squared errors, net of
+ * the counting noise of both parts (`dispersion` × usage), over the squared projections, estimate the
+ * relative variance of that projection. Traffic that switches on and off, or drifts within the day,
+ * shows a large value; a steady key a value near 0. With fewer than `MIN_DRIFT_BLOCKS` blocks, the
+ * missing ones count at `MIN_LEVEL_CV`, so that a couple of lucky blocks do not claim certainty.
+ */
+function splitDriftVariance(
+  tsMs: number[],
+  values: number[],
+  blockCount: number,
+  blockMs: number,
+  gridEndMs: number,
+  spanStartMs: number,
+  spanEndMs: number,
+  cellMs: number,
+  elapsedMs: number,
+  dispersion: number,
+  profile: HourProfile,
+  timeline: OffsetTimeline,
+): number {
+  if (!(elapsedMs > 0) || elapsedMs >= blockMs) return 0;
+  const before = filledArray(blockCount, 0);
+  const after = filledArray(blockCount, 0);
+  for (let i = 0; i < tsMs.length; i += 1) {
+    const startMs = tsMs[i] ?? 0;
+    const k = Math.ceil((gridEndMs - startMs) / blockMs) - 1;
+    if (k < 0 || k >= blockCount) continue;
+    const splitMs = gridEndMs - (k + 1) * blockMs + elapsedMs;
+    const value = values[i] ?? 0;
+    // A cell straddling the split is shared in proportion to its time on either side.
+    const beforeShare = Math.min(1, Math.max(0, (splitMs - startMs) / cellMs));
+    before[k] = (before[k] ?? 0) + value * beforeShare;
+    after[k] = (after[k] ?? 0) + value * (1 - beforeShare);
+  }
+  let excess = 0;
+  let scale = 0;
+  let samples = 0;
+  for (let k = 0; k < blockCount; k += 1) {
+    const startMs = gridEndMs - (k + 1) * blockMs;
+    const endMs = Math.min(spanEndMs, startMs + blockMs);
+    if (startMs < spanStartMs || endMs - startMs < blockMs) continue;
+    const usageBefore = before[k] ?? 0;
+    if (!(usageBefore > 0)) continue;
+    const massBefore = profileMassMs(profile, timeline, startMs, startMs + elapsedMs);
+    const massAfter = profileMassMs(profile, timeline, startMs + elapsedMs, endMs);
+    if (!(massBefore > 0) || !(massAfter > 0)) continue;
+    const ratio = massAfter / massBefore;
+    const projected = usageBefore * ratio;
+    const noise = dispersion * (projected + usageBefore * ratio * ratio);
+    excess += ((after[k] ?? 0) - projected) ** 2 - noise;
+    scale += projected * projected;
+    samples += 1;
+  }
+  if (samples === 0) return 0;
+  // Blocks short of MIN_DRIFT_BLOCKS are filled in with the default variability.
+  const pseudoScale = (Math.max(0, MIN_DRIFT_BLOCKS - samples) * scale) / samples;
+  const drift = (Math.max(0, excess) + pseudoScale * MIN_LEVEL_CV ** 2) / (scale + pseudoScale);
+  return Math.min(MAX_LEVEL_CV ** 2, drift);
 }
 
 /**
@@ -382,12 +514,15 @@ function profileShapeVariance(
  * Model: usage in a bucket is overdispersed Poisson with mean `level × profile(t)`, where `profile` is
  * the hour-of-day shape learnt from `history` (mean 1; flat with less than two days of history) and
  * `level` is the window's intensity. `level` gets a gamma prior from the previous windows
- * (recency-weighted, with the window-to-window variability as its spread) and is updated with the
- * current window only (a reset is a sawtooth, not a trend), in units of effective events (usage /
- * dispersion), recent buckets weighted more, ended bursts capped (`capBursts`) and an ongoing surge
- * followed (`SURGE_Z_FROM`). The dispersion (variance-to-mean ratio of bucket usage) comes from both.
- * Future usage until reset is then a gamma-mixed Poisson (negative binomial) with mean
- * `level × profile mass(now, reset)`, widened by the uncertainty of the learnt profile; `pExhaust` is
+ * (recency-weighted with a memory fitted to how well it predicted them, `fitBlockHalfLife`; the
+ * window-to-window variability as its spread) and is updated with the current window only (a reset is
+ * a sawtooth, not a trend), in units of effective events (usage / dispersion), recent buckets weighted
+ * more, ended bursts capped (`capBursts`) and an ongoing surge followed (`SURGE_Z_FROM`). The
+ * dispersion (variance-to-mean ratio of bucket usage) comes from both. Future usage until reset is
+ * then a gamma-mixed Poisson (negative binomial) with mean `level × profile mass(now, reset)`, widened
+ * by the uncertainty of the learnt profile and by how far the rest of past windows strayed from their
+ * level so far (`splitDriftVariance`: traffic that switches on and off within the day is not
+ * projected with the confidence of steady traffic); `pExhaust` is
  * its tail beyond `remaining` and the ETA quantiles are where that tail, over a growing horizon,
  * crosses 10 %, 50 % and 90 %. Everything is closed form, deterministic, no sampling; the cost is
  * linear in the number of points (history is first summed into cells of up to an hour).
@@ -437,6 +572,7 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
           windowMs,
           cellMs,
           nowMs,
+          elapsedMs,
           timeline,
         )
       : undefined;
@@ -547,6 +683,9 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
     ? 0
     : profileShapeVariance(profile, timeline, fitStartMs, nowMs, resetAtMs, priorShape / longShape);
 
+  // The drift measured on past windows applies to what the level estimate learnt from this window.
+  const driftVariance = (history?.driftVariance ?? 0) * (1 - priorShape / longShape);
+
   const remaining = limit - used;
   // Continuity correction: usage arrives in lumps of about `dispersion`.
   const threshold = remaining - 0.5 * Math.min(dispersion, remaining);
@@ -554,7 +693,9 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
     const mean = massBuckets * level;
     return gammaTailByMoments(
       mean,
-      dispersion * mean + massBuckets * massBuckets * levelVariance + mean * mean * shapeVariance,
+      dispersion * mean +
+        massBuckets * massBuckets * levelVariance +
+        mean * mean * (shapeVariance + driftVariance),
       threshold,
     );
   };

@@ -83,7 +83,7 @@ export interface ForecastInput {
 export type ForecastStatus = 'ok' | 'insufficient_data' | 'exhausted';
 
 export interface Forecast {
-  /** Which method produced the forecast, e.g. `headroom.profile_nb.v1`, `predict_linear`. */
+  /** Which method produced the forecast, e.g. `headroom.profile_nb.v2`, `predict_linear`. */
   method: string;
   status: ForecastStatus;
   used: number;

@@ -525,3 +525,66 @@ describe('forecastExhaustion: short windows', () => {
     expect(forecastExhaustion({ ...input, history: history.slice(-5) }).status).toBe('insufficient_data');
   });
 });
+
+describe('forecastExhaustion: what past windows say about this one', () => {
+  it('projects the rest of the day less confidently for a key whose days do not keep their morning pace', () => {
+    const bucketMs = 10 * MINUTE;
+    const poisson = poissonSampler(seededRandom(51));
+    // Same daily volume either way: steady all day, or busy one half-day and idle the other in turn.
+    const steady = series(WINDOW_START - 7 * DAY, WINDOW_START, bucketMs, () => poisson(100));
+    const switching = series(WINDOW_START - 7 * DAY, WINDOW_START, bucketMs, (tsMs) => {
+      const day = Math.floor((tsMs - WINDOW_START) / DAY);
+      const morning = new Date(tsMs).getUTCHours() < 12;
+      return (day % 2 === 0) === morning ? poisson(200) : 0;
+    });
+    const nowMs = WINDOW_START + 12 * HOUR;
+    const current = series(WINDOW_START, nowMs, bucketMs, () => poisson(100));
+    const used = total(current);
+    // At the morning's pace the afternoon brings 7200; 60 % of that is left.
+    const input: ForecastInput = {
+      nowMs,
+      windowStartMs: WINDOW_START,
+      resetAtMs: WINDOW_END,
+      limit: Math.round(used + 0.6 * 7200),
+      used,
+      current,
+      history: steady,
+      bucketMs,
+    };
+    const fromSteady = forecastExhaustion(input);
+    expect(fromSteady.pExhaust).toBeGreaterThan(0.95);
+    // On the switching key, mornings have foretold afternoons badly (a busy morning was followed by an
+    // idle afternoon): the projection still says it runs out, with far less certainty. Hour-to-hour
+    // noise alone (independent hours) would still claim more than 0.9.
+    const fromSwitching = forecastExhaustion({ ...input, history: switching });
+    expect(fromSwitching.pExhaust).toBeGreaterThan(0.5);
+    expect(fromSwitching.pExhaust).toBeLessThan(0.85);
+    expectCoherent(fromSwitching, { ...input, history: switching });
+  });
+
+  it('follows a per-minute load that has moved to a new plateau instead of averaging it away', () => {
+    const bucketMs = 10_000;
+    const poisson = poissonSampler(seededRandom(52));
+    const nowMs = WINDOW_START + 12 * HOUR;
+    // 400 a minute for 27 minutes, then 600 a minute for the last three.
+    const history = series(nowMs - 30 * MINUTE, nowMs, bucketMs, (tsMs) =>
+      poisson(tsMs >= nowMs - 3 * MINUTE ? 100 : 400 / 6),
+    );
+    const input: ForecastInput = {
+      nowMs,
+      windowStartMs: nowMs,
+      resetAtMs: nowMs + MINUTE,
+      limit: 500,
+      used: 0,
+      current: [],
+      history,
+      bucketMs,
+    };
+    const forecast = forecastExhaustion(input);
+    // The minutes before the shift were each predicted best from the one just before them, so the
+    // memory is short: the level is near the new plateau, not a blend with the old one (~520).
+    expect((forecast.ratePerMs ?? 0) * MINUTE).toBeGreaterThan(560);
+    expect(forecast.pExhaust).toBeGreaterThan(0.7);
+    expectCoherent(forecast, input);
+  });
+});
