@@ -256,16 +256,9 @@ function readInterned(reader: Reader): string {
   const end = start + length;
   if (length > INTERN_MAX_BYTES || end > reader.len) return readStringAt(reader, start, length);
   const buf = reader.buf;
-  // Sampled bytes pick the candidate; the full comparison below proves it.
-  const hash =
-    length === 0
-      ? 0
-      : (length << 24) ^
-        ((buf[start] as number) << 16) ^
-        ((buf[start + (length >> 1)] as number) << 8) ^
-        (buf[end - 1] as number) ^
-        ((buf[start + (length >> 2)] as number) << 4) ^
-        ((buf[end - 2 >= start ? end - 2 : start] as number) << 12);
+  // FNV-1a over the bytes picks the candidate; the comparison below proves it.
+  let hash = 0x811c9dc5 ^ length;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
   const candidate = interned.get(hash);
   if (candidate !== undefined && candidate.length === length) {
     let i = 0;

@@ -5,7 +5,7 @@ export type CommitOutcome =
   { kind: 'committed' } | { kind: 'retryable'; error: Error } | { kind: 'failure'; error: Error };
 
 interface Pending {
-  chunk: string;
+  chunk: Buffer;
   rows: number;
   resolve: (outcome: CommitOutcome) => void;
 }
@@ -18,7 +18,7 @@ export interface GroupCommitOptions {
   /** Rows accepted but not yet committed; beyond this, {@link GroupCommitter.tryEnqueue} refuses. */
   maxQueuedRows: number;
   /** Writes one batch; must not throw. */
-  write: (chunks: readonly string[]) => Promise<IoResult<void>>;
+  write: (chunks: readonly Buffer[]) => Promise<IoResult<void>>;
 }
 
 /**
@@ -49,7 +49,7 @@ export class GroupCommitter {
   }
 
   /** Queues rows for the next batch, or returns undefined when the queue is full. */
-  tryEnqueue(chunk: string, rows: number): Promise<CommitOutcome> | undefined {
+  tryEnqueue(chunk: Buffer, rows: number): Promise<CommitOutcome> | undefined {
     if (rows > 0 && this.queuedRows + rows > this.#options.maxQueuedRows && this.queuedRows > 0)
       return undefined;
     return new Promise<CommitOutcome>((resolve) => {

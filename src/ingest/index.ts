@@ -140,7 +140,7 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
       }
     }
 
-    const queued = committer.tryEnqueue(encodeApiCallRows(rows), rows.length);
+    const queued = committer.tryEnqueue(Buffer.from(encodeApiCallRows(rows)), rows.length);
     if (queued === undefined) {
       counters.overloadedRequests++;
       throw new HeadroomError(

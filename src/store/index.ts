@@ -1,11 +1,10 @@
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError, type IoResult } from '../errors/index.ts';
 import { API_CALL_COLUMNS, encodeApiCallRows, type ApiCallRow } from './api-calls.ts';
 import { createAnalyticsStore, type AnalyticsStore } from './analytics.ts';
-import { createClickHouseClient, type StoreMode } from './clickhouse.ts';
+import { createClickHouseClient, type RawInsert, type StoreMode } from './clickhouse.ts';
 import { applyMigrations, migrationsUpToDate, type MigrationReport } from './migrations.ts';
 
 export type { ApiCallRow, MigrationReport, StoreMode };
@@ -35,7 +34,7 @@ export interface Store extends AnalyticsStore {
   /** ClickHouse reachable and every migration applied. */
   checkReady(): Promise<{ ready: boolean; reason?: string }>;
   /** Inserts rows already encoded by {@link encodeApiCallRows}; resolves once ClickHouse has committed them. */
-  insertEncodedApiCalls(chunks: readonly string[]): Promise<IoResult<void>>;
+  insertEncodedApiCalls(chunks: readonly Buffer[]): Promise<IoResult<void>>;
   /** Digests of requests committed since `sinceMs`, so that retries arriving after a restart are recognised. */
   readRecentRequestDigests(sinceMs: number): Promise<Array<{ digest: string; committedAtMs: number }>>;
   /** Whether a request with this digest was committed since `sinceMs` (uses the digest's bloom filter). */
@@ -80,13 +79,14 @@ export function classifyClickHouseError(error: unknown): Exclude<IoResult<never>
 }
 
 export function createStore(config: Config): Store {
-  const { client, mode } = createClickHouseClient(config.clickhouse, config.dataDir);
-  return createStoreFromClient(client, mode, config.clickhouse.database, config.retentionDays);
+  const { client, mode, rawInsert } = createClickHouseClient(config.clickhouse, config.dataDir);
+  return createStoreFromClient(client, mode, rawInsert, config.clickhouse.database, config.retentionDays);
 }
 
 function createStoreFromClient(
   client: ClickHouseClient,
   mode: StoreMode,
+  rawInsert: RawInsert,
   database: string,
   retentionDays: number,
 ): Store {
@@ -146,13 +146,8 @@ function createStoreFromClient(
     async insertEncodedApiCalls(chunks) {
       if (chunks.length === 0) return { kind: 'success', value: undefined };
       try {
-        await client.insert({
-          table: `${database}.api_calls`,
-          columns: API_CALL_COLUMNS as [string, ...string[]],
-          // One non-object-mode stream of the joined chunks: the client sends it as the body as-is.
-          values: Readable.from([Buffer.from(chunks.join(''))], { objectMode: false }),
-          format: 'TabSeparated',
-        });
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+        await rawInsert(`${database}.api_calls`, API_CALL_COLUMNS, body, 'TabSeparated');
         return { kind: 'success', value: undefined };
       } catch (error) {
         return classifyClickHouseError(error);

@@ -15,8 +15,8 @@ function recorder(results: Array<IoResult<void>> = []) {
       release?.();
       gate = undefined;
     },
-    write: async (chunks: readonly string[]): Promise<IoResult<void>> => {
-      batches.push([...chunks]);
+    write: async (chunks: readonly Buffer[]): Promise<IoResult<void>> => {
+      batches.push(chunks.map((c) => c.toString()));
       if (gate) await gate;
       return results.shift() ?? { kind: 'success', value: undefined };
     },
@@ -34,7 +34,7 @@ describe('group commit', () => {
     });
     sink.hold();
     const outcomes = ['a', 'b', 'c'].map(
-      (chunk) => committer.tryEnqueue(chunk, 1) ?? Promise.reject(new Error('refused')),
+      (chunk) => committer.tryEnqueue(Buffer.from(chunk), 1) ?? Promise.reject(new Error('refused')),
     );
     let settled = 0;
     outcomes.forEach((p) => void p.then(() => settled++));
@@ -58,9 +58,9 @@ describe('group commit', () => {
       write: sink.write,
     });
     sink.hold();
-    const first = committer.tryEnqueue('1', 1);
+    const first = committer.tryEnqueue(Buffer.from('1'), 1);
     await new Promise((r) => setTimeout(r, 5));
-    const later = [committer.tryEnqueue('2', 1), committer.tryEnqueue('3', 1)];
+    const later = [committer.tryEnqueue(Buffer.from('2'), 1), committer.tryEnqueue(Buffer.from('3'), 1)];
     sink.release();
     await Promise.all([first, ...later]);
     expect(sink.batches).toEqual([['1'], ['2', '3']]);
@@ -75,12 +75,12 @@ describe('group commit', () => {
       write: sink.write,
     });
     sink.hold();
-    const accepted = committer.tryEnqueue('x', 8);
-    expect(committer.tryEnqueue('y', 5)).toBeUndefined();
+    const accepted = committer.tryEnqueue(Buffer.from('x'), 8);
+    expect(committer.tryEnqueue(Buffer.from('y'), 5)).toBeUndefined();
     expect(committer.queuedRows).toBe(8);
     sink.release();
     await accepted;
-    expect(committer.tryEnqueue('y', 5)).toBeDefined();
+    expect(committer.tryEnqueue(Buffer.from('y'), 5)).toBeDefined();
     await committer.flush();
   });
 
@@ -93,12 +93,15 @@ describe('group commit', () => {
       maxQueuedRows: 100,
       write: sink.write,
     });
-    const failed = await Promise.all([committer.tryEnqueue('a', 1), committer.tryEnqueue('b', 1)]);
+    const failed = await Promise.all([
+      committer.tryEnqueue(Buffer.from('a'), 1),
+      committer.tryEnqueue(Buffer.from('b'), 1),
+    ]);
     expect(failed).toEqual([
       { kind: 'retryable', error },
       { kind: 'retryable', error },
     ]);
-    expect(await committer.tryEnqueue('a', 1)).toEqual({ kind: 'committed' });
+    expect(await committer.tryEnqueue(Buffer.from('a'), 1)).toEqual({ kind: 'committed' });
     expect(committer.stats).toEqual({ batches: 2, rows: 1, failedBatches: 1 });
   });
 });
