@@ -15,6 +15,170 @@ const HEADER_PREFIX = 'http.response.header.';
 const RATE_LIMIT_PREFIX = 'keypool.ratelimit.';
 const STATUS_CODE_ERROR = 2;
 
+interface MapState {
+  row: ApiCallRow;
+  headers: Record<string, string> | undefined;
+  legacySystem: string;
+  /** The first invalid attribute, as the rejection message. */
+  error: string | undefined;
+}
+
+// Field numbers of the attributes headroom reads. A map lookup finds them by key: a switch over
+// strings compares each case in turn, and decoded keys are not V8-internalised, so every
+// comparison would look at the characters.
+const SERVICE_NAME = 1;
+const GATEWAY_NODE = 2;
+const POOL = 3;
+const KEY_ID = 4;
+const PARTITION = 5;
+const CONSUMER = 6;
+const OUTCOME = 7;
+const PROVIDER = 8;
+const LEGACY_SYSTEM = 9;
+const OPERATION = 10;
+const REQUEST_MODEL = 11;
+const RESPONSE_MODEL = 12;
+const SERVER_ADDRESS = 13;
+const ERROR_TYPE = 14;
+const STATUS_CODE = 15;
+const INPUT_TOKENS = 16;
+const OUTPUT_TOKENS = 17;
+const CACHED_INPUT_TOKENS = 18;
+const RETRY_AFTER = 19;
+const COST = 20;
+
+const FIELDS = new Map<string, number>([
+  ['service.name', SERVICE_NAME],
+  ['service.instance.id', GATEWAY_NODE],
+  ['keypool.pool', POOL],
+  ['keypool.key.id', KEY_ID],
+  ['keypool.partition', PARTITION],
+  ['keypool.consumer', CONSUMER],
+  ['keypool.outcome', OUTCOME],
+  ['gen_ai.provider.name', PROVIDER],
+  ['gen_ai.system', LEGACY_SYSTEM],
+  ['gen_ai.operation.name', OPERATION],
+  ['gen_ai.request.model', REQUEST_MODEL],
+  ['gen_ai.response.model', RESPONSE_MODEL],
+  ['server.address', SERVER_ADDRESS],
+  ['error.type', ERROR_TYPE],
+  ['http.response.status_code', STATUS_CODE],
+  ['gen_ai.usage.input_tokens', INPUT_TOKENS],
+  ['gen_ai.usage.output_tokens', OUTPUT_TOKENS],
+  ['gen_ai.usage.cache_read.input_tokens', CACHED_INPUT_TOKENS],
+  ['keypool.retry_after_ms', RETRY_AFTER],
+  ['keypool.cost_usd', COST],
+]);
+
+/** `keypool.ratelimit.<dim>.<part>` → where it goes. */
+const RATE_LIMIT_FIELDS = new Map<string, { dimension: RateLimitDimension; field: keyof RateLimitBucket }>(
+  RATE_LIMIT_DIMENSIONS.flatMap((dimension) =>
+    (
+      [
+        ['limit', 'limit'],
+        ['remaining', 'remaining'],
+        ['reset_at_ms', 'resetAtMs'],
+      ] as const
+    ).map(([part, field]) => [`${RATE_LIMIT_PREFIX}${dimension}.${part}`, { dimension, field }] as const),
+  ),
+);
+
+function fault(state: MapState, key: string, value: AttributeValue, expected: string): 0 {
+  state.error ??= `${key}=${JSON.stringify(value)} is invalid: expected ${expected}`;
+  return 0;
+}
+
+function applyAttribute(state: MapState, key: string, value: AttributeValue): void {
+  const row = state.row;
+  switch (FIELDS.get(key)) {
+    case undefined:
+      break;
+    case SERVICE_NAME:
+      row.serviceName = String(value);
+      return;
+    case GATEWAY_NODE:
+      row.gatewayNode = String(value);
+      return;
+    case POOL:
+      row.pool = String(value).trim();
+      return;
+    case KEY_ID:
+      row.keyId = String(value).trim();
+      return;
+    case PARTITION:
+      row.partition = String(value).trim();
+      return;
+    case CONSUMER:
+      row.consumer = String(value);
+      return;
+    case OUTCOME:
+      row.outcome = String(value);
+      return;
+    case PROVIDER:
+      row.provider = String(value);
+      return;
+    case LEGACY_SYSTEM:
+      state.legacySystem = String(value);
+      return;
+    case OPERATION:
+      row.operation = String(value);
+      return;
+    case REQUEST_MODEL:
+      row.requestModel = String(value);
+      return;
+    case RESPONSE_MODEL:
+      row.responseModel = String(value);
+      return;
+    case SERVER_ADDRESS:
+      row.serverAddress = String(value);
+      return;
+    case ERROR_TYPE:
+      row.errorType = String(value);
+      return;
+    case STATUS_CODE:
+      row.statusCode = readUInt(value, 999) ?? fault(state, key, value, 'an HTTP status code from 0 to 999');
+      return;
+    case INPUT_TOKENS:
+      row.inputTokens = readUInt(value) ?? fault(state, key, value, 'a non-negative integer');
+      return;
+    case OUTPUT_TOKENS:
+      row.outputTokens = readUInt(value) ?? fault(state, key, value, 'a non-negative integer');
+      return;
+    case CACHED_INPUT_TOKENS:
+      row.cachedInputTokens = readUInt(value) ?? fault(state, key, value, 'a non-negative integer');
+      return;
+    case RETRY_AFTER:
+      row.retryAfterMs =
+        readUInt(value) ?? fault(state, key, value, 'a non-negative integer of milliseconds');
+      return;
+    case COST: {
+      const cost = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) row.costUsd = cost;
+      else fault(state, key, value, 'a non-negative number of US dollars');
+      return;
+    }
+  }
+  const rateLimit = RATE_LIMIT_FIELDS.get(key);
+  if (rateLimit !== undefined) {
+    const n = readUInt(value);
+    if (n === undefined) {
+      fault(
+        state,
+        key,
+        value,
+        rateLimit.field === 'resetAtMs'
+          ? 'epoch milliseconds as a non-negative integer'
+          : 'a non-negative integer',
+      );
+      return;
+    }
+    (row.rateLimits[rateLimit.dimension] ??= {})[rateLimit.field] = n;
+  } else if (key.startsWith(HEADER_PREFIX)) {
+    state.headers ??= {};
+    state.headers[key.slice(HEADER_PREFIX.length)] = headerText(value);
+  }
+}
+
 /**
  * Checks a decoded span against the span contract and maps it to an `api_calls` row.
  * Returns the row, or a message naming the attribute and what was expected when the span is rejected.
@@ -49,124 +213,16 @@ export function mapSpanToRow(span: DecodedSpan, requestDigest: string, nowMs: nu
     rateLimits: {},
     requestDigest,
   };
-  let headers: Record<string, string> | undefined;
-  let legacySystem = '';
-  let error: string | undefined;
-
-  const apply = (key: string, value: AttributeValue): void => {
-    switch (key) {
-      case 'service.name':
-        row.serviceName = String(value);
-        return;
-      case 'service.instance.id':
-        row.gatewayNode = String(value);
-        return;
-      case 'keypool.pool':
-        row.pool = String(value).trim();
-        return;
-      case 'keypool.key.id':
-        row.keyId = String(value).trim();
-        return;
-      case 'keypool.partition':
-        row.partition = String(value).trim();
-        return;
-      case 'keypool.consumer':
-        row.consumer = String(value);
-        return;
-      case 'keypool.outcome':
-        row.outcome = String(value);
-        return;
-      case 'gen_ai.provider.name':
-        row.provider = String(value);
-        return;
-      case 'gen_ai.system':
-        legacySystem = String(value);
-        return;
-      case 'gen_ai.operation.name':
-        row.operation = String(value);
-        return;
-      case 'gen_ai.request.model':
-        row.requestModel = String(value);
-        return;
-      case 'gen_ai.response.model':
-        row.responseModel = String(value);
-        return;
-      case 'server.address':
-        row.serverAddress = String(value);
-        return;
-      case 'error.type':
-        row.errorType = String(value);
-        return;
-      case 'http.response.status_code':
-        row.statusCode = readUInt(value, key, 999) ?? fault(key, value, 'an HTTP status code from 0 to 999');
-        return;
-      case 'gen_ai.usage.input_tokens':
-        row.inputTokens = readUInt(value, key) ?? fault(key, value, 'a non-negative integer');
-        return;
-      case 'gen_ai.usage.output_tokens':
-        row.outputTokens = readUInt(value, key) ?? fault(key, value, 'a non-negative integer');
-        return;
-      case 'gen_ai.usage.cache_read.input_tokens':
-        row.cachedInputTokens = readUInt(value, key) ?? fault(key, value, 'a non-negative integer');
-        return;
-      case 'keypool.retry_after_ms':
-        row.retryAfterMs =
-          readUInt(value, key) ?? fault(key, value, 'a non-negative integer of milliseconds');
-        return;
-      case 'keypool.cost_usd': {
-        const cost = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-        if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) row.costUsd = cost;
-        else fault(key, value, 'a non-negative number of US dollars');
-        return;
-      }
-    }
-    if (key.startsWith(RATE_LIMIT_PREFIX)) {
-      applyRateLimit(key, value);
-    } else if (key.startsWith(HEADER_PREFIX)) {
-      headers ??= {};
-      headers[key.slice(HEADER_PREFIX.length)] = headerText(value);
-    }
-  };
-
-  const applyRateLimit = (key: string, value: AttributeValue): void => {
-    const rest = key.slice(RATE_LIMIT_PREFIX.length);
-    const dot = rest.lastIndexOf('.');
-    const dimension = rest.slice(0, dot) as RateLimitDimension;
-    const part = rest.slice(dot + 1);
-    if (!(RATE_LIMIT_DIMENSIONS as readonly string[]).includes(dimension)) return;
-    const field: keyof RateLimitBucket | undefined =
-      part === 'limit'
-        ? 'limit'
-        : part === 'remaining'
-          ? 'remaining'
-          : part === 'reset_at_ms'
-            ? 'resetAtMs'
-            : undefined;
-    if (field === undefined) return;
-    const n = readUInt(value, key);
-    if (n === undefined) {
-      fault(
-        key,
-        value,
-        field === 'resetAtMs' ? 'epoch milliseconds as a non-negative integer' : 'a non-negative integer',
-      );
-      return;
-    }
-    (row.rateLimits[dimension] ??= {})[field] = n;
-  };
-
-  const fault = (key: string, value: AttributeValue, expected: string): 0 => {
-    error ??= `${key}=${JSON.stringify(value)} is invalid: expected ${expected}`;
-    return 0;
-  };
-
+  const state: MapState = { row, headers: undefined, legacySystem: '', error: undefined };
   const resource = span.resource;
-  for (let i = 0; i < resource.keys.length; i++)
-    apply(resource.keys[i] as string, resource.values[i] as AttributeValue);
+  for (let i = 0; i < resource.keys.length; i++) {
+    applyAttribute(state, resource.keys[i] as string, resource.values[i] as AttributeValue);
+  }
   const attributes = span.attributes;
   for (let i = 0; i < attributes.keys.length; i++) {
-    apply(attributes.keys[i] as string, attributes.values[i] as AttributeValue);
+    applyAttribute(state, attributes.keys[i] as string, attributes.values[i] as AttributeValue);
   }
+  const { headers, legacySystem, error } = state;
 
   if (error !== undefined) return error;
   if (row.pool === '')
@@ -214,7 +270,7 @@ function mergeMissing(into: RateLimits, from: RateLimits): void {
 
 const MAX_UINT = Number.MAX_SAFE_INTEGER;
 
-function readUInt(value: AttributeValue, _key: string, max = MAX_UINT): number | undefined {
+function readUInt(value: AttributeValue, max = MAX_UINT): number | undefined {
   const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > max) return undefined;
   return Math.round(n);
