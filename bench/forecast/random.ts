@@ -3,20 +3,10 @@
  * bench prints, is the same on every run and on every machine.
  */
 
-/** A uniform generator on [0, 1). */
-export type Random = () => number;
+import { createRandom, type Random } from '../../src/forecast/index.ts';
 
-/** mulberry32: a small, fast 32-bit generator; plenty for simulation (not for cryptography). */
-export function createRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { createRandom };
+export type { Random };
 
 /** A 32-bit seed from a string (FNV-1a), so each key draws its own stream whatever else is replayed. */
 export function seedOf(text: string): number {

@@ -9,11 +9,12 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Service } from '../cli/service.ts';
 import type { Config } from '../config/index.ts';
 import { startSlackServer } from './slack-server.ts';
-import { arrivals, emitCall, seededRandom, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
+import { createRandom } from '../forecast/index.ts';
+import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
 
 export { startSlackServer } from './slack-server.ts';
 export type { SlackCall, SlackServer } from './slack-server.ts';
-export { arrivals, emitCall, seededRandom, zoneWithLocalHour } from './traffic.ts';
+export { arrivals, emitCall, zoneWithLocalHour } from './traffic.ts';
 export type { TrafficKey } from './traffic.ts';
 
 const HOUR = 3_600_000;
@@ -120,7 +121,7 @@ export async function runDemo(
     });
     sdk.start();
     const tracer = trace.getTracer('headroom-demo');
-    const random = seededRandom(7);
+    const random = createRandom(7);
 
     print('1. Backfilling three days of gateway traffic through the OpenTelemetry SDK (OTLP/HTTP protobuf)…');
     let sent = 0;

@@ -7,18 +7,6 @@ export interface TrafficKey {
   requestsPerHour: number;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a demo or test run is repeatable. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Poisson arrival times of one key's calls in [fromMs, toMs). */
 export function arrivals(key: TrafficKey, fromMs: number, toMs: number, random: () => number): number[] {
   const times: number[] = [];

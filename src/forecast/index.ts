@@ -24,3 +24,5 @@ export {
   STATIC_THRESHOLD_METHOD,
 } from './baselines.ts';
 export { forecastPoolCapacity } from './pool-capacity.ts';
+export { createRandom } from './random.ts';
+export type { Random } from './random.ts';

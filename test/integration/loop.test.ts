@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../src/cli/service.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { startSlackServer, type SlackServer } from '../../src/demo/slack-server.ts';
-import { arrivals, emitCall, seededRandom, zoneWithLocalHour } from '../../src/demo/traffic.ts';
+import { arrivals, emitCall, zoneWithLocalHour } from '../../src/demo/traffic.ts';
+import { createRandom } from '../../src/forecast/index.ts';
 import { makeDataDir } from '../support/service.ts';
 
 const HOUR = 3_600_000;
@@ -94,7 +95,7 @@ describe('the whole loop: spans → forecast → Slack alert → advice', () => 
     });
     sdk.start();
     const tracer = trace.getTracer('loop-test');
-    const random = seededRandom(42);
+    const random = createRandom(42);
     let sent = 0;
     for (const key of KEYS) {
       for (const at of arrivals(key, nowMs - 63 * HOUR, nowMs - 60_000, random)) {

@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-import { EXHAUSTION_METHOD, forecastExhaustion } from '../../src/forecast/index.ts';
+import { createRandom, EXHAUSTION_METHOD, forecastExhaustion } from '../../src/forecast/index.ts';
 import type { Forecast, ForecastInput, UsagePoint } from '../../src/forecast/index.ts';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-
-/** mulberry32: a small seeded generator, so every simulated series is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function poissonSampler(random: () => number): (mean: number) => number {
   const sample = (mean: number): number => {
@@ -83,7 +71,7 @@ function steadyInput(options: {
   limit: number;
   seed?: number;
 }): ForecastInput {
-  const poisson = poissonSampler(seededRandom(options.seed ?? 1));
+  const poisson = poissonSampler(createRandom(options.seed ?? 1));
   const nowMs = WINDOW_START + options.elapsedMinutes * MINUTE;
   const current = series(WINDOW_START, nowMs, MINUTE, () => poisson(options.rate));
   return {
@@ -137,7 +125,7 @@ describe('forecastExhaustion: status', () => {
   });
 
   it('refuses to guess with thin history and a window that has barely started', () => {
-    const poisson = poissonSampler(seededRandom(2));
+    const poisson = poissonSampler(createRandom(2));
     const nowMs = WINDOW_START + 20 * MINUTE;
     const current = series(WINDOW_START, nowMs, MINUTE, () => poisson(50));
     const history = series(WINDOW_START - 2 * HOUR, WINDOW_START, MINUTE, () => poisson(50));
@@ -262,7 +250,7 @@ function simulateCalibration(options: {
   /** Negative-binomial size of bucket counts (gamma-Poisson); undefined for plain Poisson. */
   overdispersion?: number;
 }): Array<{ p: number; exhausted: boolean }> {
-  const random = seededRandom(options.seed);
+  const random = createRandom(options.seed);
   const poisson = poissonSampler(random);
   const gamma = gammaSampler(random);
   const bucketsPerWindow = 720;
@@ -377,13 +365,13 @@ describe('forecastExhaustion: time of day', () => {
     return hour >= 9 && hour < 17;
   };
   const sevenDays = (rate: number, seed: number): UsagePoint[] => {
-    const poisson = poissonSampler(seededRandom(seed));
+    const poisson = poissonSampler(createRandom(seed));
     return series(WINDOW_START - 7 * DAY, WINDOW_START, MINUTE, (tsMs) =>
       businessHours(tsMs) ? poisson(rate) : 0,
     );
   };
   const today = (rate: number, nowMs: number, seed: number): UsagePoint[] => {
-    const poisson = poissonSampler(seededRandom(seed));
+    const poisson = poissonSampler(createRandom(seed));
     return series(WINDOW_START, nowMs, MINUTE, (tsMs) => (businessHours(tsMs) ? poisson(rate) : 0));
   };
 
@@ -467,7 +455,7 @@ describe('forecastExhaustion: time of day', () => {
       return (hour + (tsMs >= Date.UTC(2024, 2, 10, 10) ? 17 : 16)) % 24;
     };
     const busy = (tsMs: number): boolean => localHour(tsMs) >= 9 && localHour(tsMs) < 17;
-    const poisson = poissonSampler(seededRandom(31));
+    const poisson = poissonSampler(createRandom(31));
     const history = series(windowStartMs - 7 * DAY, windowStartMs, 10 * MINUTE, (tsMs) => {
       const hour = (new Date(tsMs).getUTCHours() + 16) % 24;
       return hour >= 9 && hour < 17 ? poisson(100) : 0;
@@ -495,7 +483,7 @@ describe('forecastExhaustion: time of day', () => {
 
 describe('forecastExhaustion: short windows', () => {
   it('forecasts the next full window of a per-minute quota from the minutes before it', () => {
-    const poisson = poissonSampler(seededRandom(41));
+    const poisson = poissonSampler(createRandom(41));
     const nowMs = WINDOW_START + 12 * HOUR + 30_000;
     // Minute buckets up to the one still filling (30 s into it).
     const history = series(nowMs - 2 * HOUR - 30_000, nowMs, MINUTE, (tsMs) =>
@@ -529,7 +517,7 @@ describe('forecastExhaustion: short windows', () => {
 describe('forecastExhaustion: what past windows say about this one', () => {
   it('projects the rest of the day less confidently for a key whose days do not keep their morning pace', () => {
     const bucketMs = 10 * MINUTE;
-    const poisson = poissonSampler(seededRandom(51));
+    const poisson = poissonSampler(createRandom(51));
     // Same daily volume either way: steady all day, or busy one half-day and idle the other in turn.
     const steady = series(WINDOW_START - 7 * DAY, WINDOW_START, bucketMs, () => poisson(100));
     const switching = series(WINDOW_START - 7 * DAY, WINDOW_START, bucketMs, (tsMs) => {
@@ -564,7 +552,7 @@ describe('forecastExhaustion: what past windows say about this one', () => {
 
   it('follows a per-minute load that has moved to a new plateau instead of averaging it away', () => {
     const bucketMs = 10_000;
-    const poisson = poissonSampler(seededRandom(52));
+    const poisson = poissonSampler(createRandom(52));
     const nowMs = WINDOW_START + 12 * HOUR;
     // 400 a minute for 27 minutes, then 600 a minute for the last three.
     const history = series(nowMs - 30 * MINUTE, nowMs, bucketMs, (tsMs) =>
