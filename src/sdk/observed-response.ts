@@ -45,6 +45,13 @@ interface ObservedState {
   stream: ReadableStream<Uint8Array> | undefined;
   /** The observer has been told how the body ended; later events are not reported. */
   settled: boolean;
+  /** Continuations of an observed reader's reads, made at the first read. */
+  readHandlers: ReadHandlers | undefined;
+}
+
+interface ReadHandlers {
+  readonly onResult: (result: ReadableStreamReadResult<Chunk>) => ReadableStreamReadResult<Chunk>;
+  readonly onError: (error: unknown) => never;
 }
 
 type BodyGetter = (this: Response) => ReadableStream<Uint8Array> | null;
@@ -67,7 +74,13 @@ export function observeResponse(response: Response, observer: ResponseObserver):
     observedPrototype = created;
     observedPrototypes.set(prototype, observedPrototype);
   }
-  states.set(response, { observer, mode: 'unread', stream: undefined, settled: false });
+  states.set(response, {
+    observer,
+    mode: 'unread',
+    stream: undefined,
+    settled: false,
+    readHandlers: undefined,
+  });
   Object.setPrototypeOf(response, observedPrototype);
   abandoned.register(response, observer, observer);
   return true;
@@ -82,7 +95,13 @@ export function observeResponse(response: Response, observer: ResponseObserver):
 export function observeResponseStream(response: Response, observer: ResponseObserver): boolean {
   const stream = response.body;
   if (stream === null || Object.getPrototypeOf(stream) !== ReadableStream.prototype) return false;
-  patchStream(stream, { observer, mode: 'unread', stream: undefined, settled: false });
+  patchStream(stream, {
+    observer,
+    mode: 'unread',
+    stream: undefined,
+    settled: false,
+    readHandlers: undefined,
+  });
   return true;
 }
 
@@ -117,8 +136,8 @@ function createObservedPrototype(base: object): object | undefined {
       return observeWhole(this, () => text.call(this), reportText);
     }),
     json: method(function observedJson(this: Response): Promise<unknown> {
-      // What fetch's json() does: the text, parsed.
-      return (this as Response & { text(): Promise<string> }).text().then(parseJson);
+      // What fetch's json() does: the text, parsed; in the continuation that reports the text.
+      return observeWhole(this, () => text.call(this), reportText, parseJson);
     }),
     arrayBuffer: method(function observedArrayBuffer(this: Response) {
       return observeWhole(this, () => arrayBuffer.call(this), reportArrayBuffer);
@@ -159,14 +178,20 @@ function method(value: (...args: never[]) => unknown): PropertyDescriptor {
   return { configurable: true, writable: true, enumerable: false, value };
 }
 
-/** Reads the whole body with `read` and reports the result, unless the body is already being read. */
-function observeWhole<T>(
+/**
+ * Reads the whole body with `read` and reports the result, unless the body is already being read;
+ * resolves to the result, or to `convert(result)` (json()), converted in the same continuation.
+ */
+function observeWhole<T, R = T>(
   response: Response,
   read: () => Promise<T>,
   report: (observer: ResponseObserver, value: T) => void,
-): Promise<T> {
+  convert?: (value: T) => R,
+): Promise<R> {
   const state = states.get(response);
-  if (state === undefined || state.mode !== 'unread') return read();
+  if (state === undefined || state.mode !== 'unread') {
+    return convert === undefined ? (read() as Promise<unknown> as Promise<R>) : read().then(convert);
+  }
   // Claimed before reading: fetch's own reader must not be taken for the caller's.
   state.mode = 'whole';
   const { observer } = state;
@@ -178,7 +203,7 @@ function observeWhole<T>(
         state.settled = true;
         report(observer, value);
       }
-      return value;
+      return convert === undefined ? (value as unknown as R) : convert(value);
     },
     (error: unknown) => {
       if (!state.settled) {
@@ -273,26 +298,9 @@ function createObservedReaderPrototype(base: object): object {
       const state = states.get(this);
       const pending = read.apply(this, args);
       if (state === undefined || state.settled) return pending;
-      return pending.then(
-        (result) => {
-          if (!state.settled) {
-            if (result.done) {
-              state.settled = true;
-              state.observer.done();
-            } else {
-              state.observer.chunk(result.value);
-            }
-          }
-          return result;
-        },
-        (error: unknown) => {
-          if (!state.settled) {
-            state.settled = true;
-            state.observer.fail(error);
-          }
-          throw error;
-        },
-      );
+      // Handlers made once per stream: a read per chunk must not also allocate two closures.
+      state.readHandlers ??= createReadHandlers(state);
+      return pending.then(state.readHandlers.onResult, state.readHandlers.onError);
     }),
     cancel: method(function observedReaderCancel(this: StreamReader, reason?: unknown) {
       const state = states.get(this);
@@ -303,6 +311,29 @@ function createObservedReaderPrototype(base: object): object {
       return cancel.call(this, reason);
     }),
   }) as object;
+}
+
+function createReadHandlers(state: ObservedState): ReadHandlers {
+  return {
+    onResult: (result) => {
+      if (!state.settled) {
+        if (result.done) {
+          state.settled = true;
+          state.observer.done();
+        } else {
+          state.observer.chunk(result.value);
+        }
+      }
+      return result;
+    },
+    onError: (error) => {
+      if (!state.settled) {
+        state.settled = true;
+        state.observer.fail(error);
+      }
+      throw error;
+    },
+  };
 }
 
 function observedCancel(this: ReadableStream<Chunk>, reason?: unknown): Promise<void> {
