@@ -10,9 +10,9 @@ import {
 type Reader = protobuf.Reader;
 
 // Wire types (protobuf encoding spec).
-const VARINT = 0;
-const FIXED64 = 1;
-const LENGTH_DELIMITED = 2;
+export const VARINT = 0;
+export const FIXED64 = 1;
+export const LENGTH_DELIMITED = 2;
 
 /**
  * Decodes an OTLP `ExportTraceServiceRequest` straight into {@link DecodedSpan}s with protobufjs'
@@ -40,7 +40,7 @@ export function decodeExportRequestProtobuf(buffer: Uint8Array): DecodedSpan[] {
   return spans;
 }
 
-function messageEnd(reader: Reader): number {
+export function messageEnd(reader: Reader): number {
   const length = reader.uint32();
   const end = reader.pos + length;
   if (end > reader.len) {
@@ -69,7 +69,7 @@ function decodeResourceSpans(reader: Reader, end: number, out: DecodedSpan[]): v
   for (let i = first; i < out.length; i++) (out[i] as DecodedSpan).resource = resource;
 }
 
-function decodeResource(reader: Reader, end: number): Attributes {
+export function decodeResource(reader: Reader, end: number): Attributes {
   const attributes = emptyAttributes();
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -171,7 +171,7 @@ function decodeKeyValue(reader: Reader, end: number, into: Attributes): void {
   }
 }
 
-type AnyValue = AttributeValue | Uint8Array | AnyValue[] | { [key: string]: AnyValue } | undefined;
+export type AnyValue = AttributeValue | Uint8Array | AnyValue[] | { [key: string]: AnyValue } | undefined;
 
 function decodeAnyValue(reader: Reader, end: number): AnyValue {
   let value: AnyValue;
@@ -196,34 +196,14 @@ function decodeAnyValue(reader: Reader, end: number): AnyValue {
         if (wireType !== FIXED64) break;
         value = reader.double();
         continue;
-      case 5: {
+      case 5:
         if (wireType !== LENGTH_DELIMITED) break;
-        const arrayEnd = messageEnd(reader);
-        const items: AnyValue[] = [];
-        while (reader.pos < arrayEnd) {
-          const inner = reader.uint32();
-          if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
-            items.push(decodeAnyValue(reader, messageEnd(reader)));
-          else reader.skipType(inner & 7);
-        }
-        value = items;
+        value = decodeArrayValue(reader);
         continue;
-      }
-      case 6: {
+      case 6:
         if (wireType !== LENGTH_DELIMITED) break;
-        const listEnd = messageEnd(reader);
-        const nested: Attributes = emptyAttributes();
-        while (reader.pos < listEnd) {
-          const inner = reader.uint32();
-          if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
-            decodeKeyValue(reader, messageEnd(reader), nested);
-          else reader.skipType(inner & 7);
-        }
-        const object: Record<string, AnyValue> = {};
-        nested.keys.forEach((k, i) => (object[k] = nested.values[i]));
-        value = object;
+        value = decodeKeyValueList(reader);
         continue;
-      }
       case 7:
         if (wireType !== LENGTH_DELIMITED) break;
         value = reader.bytes();
@@ -232,6 +212,34 @@ function decodeAnyValue(reader: Reader, end: number): AnyValue {
     reader.skipType(wireType);
   }
   return value;
+}
+
+/** An `ArrayValue` (length-prefixed) as an array of values. */
+export function decodeArrayValue(reader: Reader): AnyValue[] {
+  const arrayEnd = messageEnd(reader);
+  const items: AnyValue[] = [];
+  while (reader.pos < arrayEnd) {
+    const inner = reader.uint32();
+    if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
+      items.push(decodeAnyValue(reader, messageEnd(reader)));
+    else reader.skipType(inner & 7);
+  }
+  return items;
+}
+
+/** A `KeyValueList` (length-prefixed) as an object; a repeated key keeps its last value. */
+export function decodeKeyValueList(reader: Reader): Record<string, AnyValue> {
+  const listEnd = messageEnd(reader);
+  const nested: Attributes = emptyAttributes();
+  while (reader.pos < listEnd) {
+    const inner = reader.uint32();
+    if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
+      decodeKeyValue(reader, messageEnd(reader), nested);
+    else reader.skipType(inner & 7);
+  }
+  const object: Record<string, AnyValue> = {};
+  nested.keys.forEach((k, i) => (object[k] = nested.values[i]));
+  return object;
 }
 
 /** Scalars stay as they are; arrays and maps become JSON text and bytes base64, so every value fits a column. */
@@ -287,7 +295,7 @@ function readStringAt(reader: Reader, start: number, length: number): string {
  * An int64 varint as a number. Up to 7 bytes (49 bits, every realistic count) it is read here without
  * the Long object protobufjs allocates; longer ones (large or negative values) go through protobufjs.
  */
-function readInt64(reader: Reader): number {
+export function readInt64(reader: Reader): number {
   const buf = reader.buf;
   const start = reader.pos;
   let result = 0;
@@ -310,7 +318,7 @@ function hex(reader: Reader): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-function fixed64NanosToMillis(reader: Reader): number {
+export function fixed64NanosToMillis(reader: Reader): number {
   const low = reader.fixed32();
   const high = reader.fixed32();
   // The float sum is off by at most a few hundred nanoseconds; rounding to the microsecond makes the

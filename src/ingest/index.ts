@@ -6,6 +6,7 @@ import { decodeExportRequestJson } from './decode-json.ts';
 import { decodeExportRequestProtobuf } from './decode-protobuf.ts';
 import { MalformedPayloadError, type DecodedSpan } from './decoded-span.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { encodeProtobufRequestRows } from './protobuf-to-tsv.ts';
 import { mapSpanToRow } from './span-to-row.ts';
 
 export {
@@ -53,6 +54,89 @@ export interface Ingest {
 }
 
 const MAX_REPORTED_REJECTIONS = 5;
+
+/** A request's spans checked and encoded, ready to commit. */
+interface PreparedRequest {
+  spanCount: number;
+  /** Accepted rows, TabSeparated. */
+  chunk: Buffer;
+  rows: number;
+  rejectedSpans: number;
+  errorMessage: string;
+}
+
+function describeRejections(rejected: number, spanCount: number, reported: readonly string[]): string {
+  return rejected === 0
+    ? ''
+    : `${rejected} of ${spanCount} spans rejected: ${reported.join('; ')}${rejected > reported.length ? '; …' : ''}`;
+}
+
+/** The generic path: decoded spans through mapSpanToRow and encodeApiCallRows. */
+function prepareSpans(spans: readonly DecodedSpan[], digest: string, receivedAtMs: number): PreparedRequest {
+  const rows: ApiCallRow[] = [];
+  const rejections: string[] = [];
+  let rejected = 0;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as DecodedSpan;
+    const mapped = mapSpanToRow(span, digest, receivedAtMs);
+    if (typeof mapped === 'string') {
+      rejected++;
+      if (rejections.length < MAX_REPORTED_REJECTIONS) {
+        rejections.push(`span ${span.spanId === '' ? `#${i}` : span.spanId}: ${mapped}`);
+      }
+    } else {
+      rows.push(mapped);
+    }
+  }
+  return {
+    spanCount: spans.length,
+    chunk: rows.length === 0 ? Buffer.alloc(0) : Buffer.from(encodeApiCallRows(rows)),
+    rows: rows.length,
+    rejectedSpans: rejected,
+    errorMessage: describeRejections(rejected, spans.length, rejections),
+  };
+}
+
+/**
+ * Decodes, checks and encodes one request. Protobuf takes the one-pass path when it can; anything it
+ * declines (including malformed bytes) goes the generic way, which also produces the 400 message.
+ */
+function prepareRequest(
+  body: Buffer,
+  encoding: PayloadEncoding,
+  digest: string,
+  receivedAtMs: number,
+): PreparedRequest {
+  if (encoding === 'protobuf') {
+    const encoded = encodeProtobufRequestRows(body, digest, receivedAtMs, MAX_REPORTED_REJECTIONS);
+    if (encoded !== undefined) {
+      return {
+        spanCount: encoded.spanCount,
+        chunk: encoded.chunk,
+        rows: encoded.rows,
+        rejectedSpans: encoded.rejectedSpans,
+        errorMessage: describeRejections(encoded.rejectedSpans, encoded.spanCount, encoded.rejections),
+      };
+    }
+  }
+  let spans: DecodedSpan[];
+  try {
+    spans =
+      encoding === 'protobuf'
+        ? decodeExportRequestProtobuf(body)
+        : decodeExportRequestJson(body.toString('utf8'));
+  } catch (error) {
+    if (error instanceof MalformedPayloadError) {
+      throw new HeadroomError(ErrorCode.malformedPayload, error.message, {
+        statusCode: 400,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return prepareSpans(spans, digest, receivedAtMs);
+}
+
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
 
@@ -104,30 +188,14 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
     });
   }
 
-  async function commit(digest: string, spans: DecodedSpan[]): Promise<IngestResult> {
-    const receivedAtMs = now();
-    const rows: ApiCallRow[] = [];
-    const rejections: string[] = [];
-    let rejected = 0;
-    for (let i = 0; i < spans.length; i++) {
-      const span = spans[i] as DecodedSpan;
-      const mapped = mapSpanToRow(span, digest, receivedAtMs);
-      if (typeof mapped === 'string') {
-        rejected++;
-        if (rejections.length < MAX_REPORTED_REJECTIONS) {
-          rejections.push(`span ${span.spanId === '' ? `#${i}` : span.spanId}: ${mapped}`);
-        }
-      } else {
-        rows.push(mapped);
-      }
-    }
-    const errorMessage =
-      rejected === 0
-        ? ''
-        : `${rejected} of ${spans.length} spans rejected: ${rejections.join('; ')}${rejected > rejections.length ? '; …' : ''}`;
+  async function commit(
+    digest: string,
+    prepared: PreparedRequest,
+    receivedAtMs: number,
+  ): Promise<IngestResult> {
+    const { rows, rejectedSpans: rejected, errorMessage } = prepared;
     counters.rejectedSpans += rejected;
-    if (rows.length === 0)
-      return { acceptedSpans: 0, rejectedSpans: rejected, errorMessage, duplicate: false };
+    if (rows === 0) return { acceptedSpans: 0, rejectedSpans: rejected, errorMessage, duplicate: false };
 
     if (uncertain.has(digest)) {
       const found = await store.hasRequestDigest(digest, receivedAtMs - dedupWindowMs).catch(() => undefined);
@@ -136,11 +204,11 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
         uncertain.delete(digest);
         remember(digest, receivedAtMs);
         counters.duplicateRequests++;
-        return { acceptedSpans: rows.length, rejectedSpans: rejected, errorMessage, duplicate: true };
+        return { acceptedSpans: rows, rejectedSpans: rejected, errorMessage, duplicate: true };
       }
     }
 
-    const queued = committer.tryEnqueue(Buffer.from(encodeApiCallRows(rows)), rows.length);
+    const queued = committer.tryEnqueue(prepared.chunk, rows);
     if (queued === undefined) {
       counters.overloadedRequests++;
       throw new HeadroomError(
@@ -155,8 +223,8 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
       backoffMs = MIN_BACKOFF_MS;
       uncertain.delete(digest);
       remember(digest, now());
-      counters.acceptedSpans += rows.length;
-      return { acceptedSpans: rows.length, rejectedSpans: rejected, errorMessage, duplicate: false };
+      counters.acceptedSpans += rows;
+      return { acceptedSpans: rows, rejectedSpans: rejected, errorMessage, duplicate: false };
     }
     if (outcome.kind === 'retryable') {
       uncertain.add(digest);
@@ -196,28 +264,16 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
           },
         );
       }
-      let spans: DecodedSpan[];
-      try {
-        spans =
-          encoding === 'protobuf'
-            ? decodeExportRequestProtobuf(body)
-            : decodeExportRequestJson(body.toString('utf8'));
-      } catch (error) {
-        if (error instanceof MalformedPayloadError) {
-          throw new HeadroomError(ErrorCode.malformedPayload, error.message, {
-            statusCode: 400,
-            cause: error,
-          });
-        }
-        throw error;
-      }
-      if (spans.length === 0)
+      // The digest is part of every row, so it comes first; ingested_at is when the request was read.
+      const digest = createHash('sha256').update(encoding).update(body).digest('hex').slice(0, 32);
+      const receivedAtMs = now();
+      const prepared = prepareRequest(body, encoding, digest, receivedAtMs);
+      if (prepared.spanCount === 0)
         return { acceptedSpans: 0, rejectedSpans: 0, errorMessage: '', duplicate: false };
 
-      const digest = createHash('sha256').update(encoding).update(body).digest('hex').slice(0, 32);
       if (committed.has(digest)) {
         counters.duplicateRequests++;
-        return { acceptedSpans: spans.length, rejectedSpans: 0, errorMessage: '', duplicate: true };
+        return { acceptedSpans: prepared.spanCount, rejectedSpans: 0, errorMessage: '', duplicate: true };
       }
       const running = inFlight.get(digest);
       if (running !== undefined) {
@@ -230,7 +286,7 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
           Math.max(1, Math.ceil((unavailableUntilMs - now()) / 1000)),
         );
       }
-      const attempt = commit(digest, spans);
+      const attempt = commit(digest, prepared, receivedAtMs);
       inFlight.set(digest, attempt);
       try {
         return await attempt;

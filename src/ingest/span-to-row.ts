@@ -11,9 +11,9 @@ import {
 } from '../telemetry/index.ts';
 import type { AttributeValue, DecodedSpan } from './decoded-span.ts';
 
-const HEADER_PREFIX = 'http.response.header.';
+export const HEADER_PREFIX = 'http.response.header.';
 const RATE_LIMIT_PREFIX = 'keypool.ratelimit.';
-const STATUS_CODE_ERROR = 2;
+export const STATUS_CODE_ERROR = 2;
 
 interface MapState {
   row: ApiCallRow;
@@ -26,28 +26,28 @@ interface MapState {
 // Field numbers of the attributes headroom reads. A map lookup finds them by key: a switch over
 // strings compares each case in turn, and decoded keys are not V8-internalised, so every
 // comparison would look at the characters.
-const SERVICE_NAME = 1;
-const GATEWAY_NODE = 2;
-const POOL = 3;
-const KEY_ID = 4;
-const PARTITION = 5;
-const CONSUMER = 6;
-const OUTCOME = 7;
-const PROVIDER = 8;
-const LEGACY_SYSTEM = 9;
-const OPERATION = 10;
-const REQUEST_MODEL = 11;
-const RESPONSE_MODEL = 12;
-const SERVER_ADDRESS = 13;
-const ERROR_TYPE = 14;
-const STATUS_CODE = 15;
-const INPUT_TOKENS = 16;
-const OUTPUT_TOKENS = 17;
-const CACHED_INPUT_TOKENS = 18;
-const RETRY_AFTER = 19;
-const COST = 20;
+export const SERVICE_NAME = 1;
+export const GATEWAY_NODE = 2;
+export const POOL = 3;
+export const KEY_ID = 4;
+export const PARTITION = 5;
+export const CONSUMER = 6;
+export const OUTCOME = 7;
+export const PROVIDER = 8;
+export const LEGACY_SYSTEM = 9;
+export const OPERATION = 10;
+export const REQUEST_MODEL = 11;
+export const RESPONSE_MODEL = 12;
+export const SERVER_ADDRESS = 13;
+export const ERROR_TYPE = 14;
+export const STATUS_CODE = 15;
+export const INPUT_TOKENS = 16;
+export const OUTPUT_TOKENS = 17;
+export const CACHED_INPUT_TOKENS = 18;
+export const RETRY_AFTER = 19;
+export const COST = 20;
 
-const FIELDS = new Map<string, number>([
+export const FIELDS: ReadonlyMap<string, number> = new Map<string, number>([
   ['service.name', SERVICE_NAME],
   ['service.instance.id', GATEWAY_NODE],
   ['keypool.pool', POOL],
@@ -71,7 +71,10 @@ const FIELDS = new Map<string, number>([
 ]);
 
 /** `keypool.ratelimit.<dim>.<part>` → where it goes. */
-const RATE_LIMIT_FIELDS = new Map<string, { dimension: RateLimitDimension; field: keyof RateLimitBucket }>(
+export const RATE_LIMIT_FIELDS: ReadonlyMap<
+  string,
+  { dimension: RateLimitDimension; field: keyof RateLimitBucket }
+> = new Map<string, { dimension: RateLimitDimension; field: keyof RateLimitBucket }>(
   RATE_LIMIT_DIMENSIONS.flatMap((dimension) =>
     (
       [
@@ -83,9 +86,34 @@ const RATE_LIMIT_FIELDS = new Map<string, { dimension: RateLimitDimension; field
   ),
 );
 
+/** The rejection message for an attribute whose value does not fit its column. */
+export function invalidAttributeMessage(key: string, value: AttributeValue, expected: string): string {
+  return `${key}=${JSON.stringify(value)} is invalid: expected ${expected}`;
+}
+
 function fault(state: MapState, key: string, value: AttributeValue, expected: string): 0 {
-  state.error ??= `${key}=${JSON.stringify(value)} is invalid: expected ${expected}`;
+  state.error ??= invalidAttributeMessage(key, value, expected);
   return 0;
+}
+
+export const EXPECTED_STATUS_CODE = 'an HTTP status code from 0 to 999';
+export const EXPECTED_COUNT = 'a non-negative integer';
+export const EXPECTED_RETRY_AFTER = 'a non-negative integer of milliseconds';
+export const EXPECTED_COST = 'a non-negative number of US dollars';
+export const EXPECTED_RESET_AT = 'epoch milliseconds as a non-negative integer';
+export const MISSING_POOL =
+  'missing required attribute keypool.pool (the key pool the call was routed through)';
+export const MISSING_KEY_ID = 'missing required attribute keypool.key.id (key alias or fingerprint)';
+export const MISSING_START_TIME = 'missing startTimeUnixNano';
+
+export function invalidOutcomeMessage(outcome: string): string {
+  return `keypool.outcome=${JSON.stringify(outcome)} is invalid: expected one of ok, rate_limited, quota_exhausted, overloaded, auth_error, client_error, upstream_error, timeout`;
+}
+
+/** `keypool.cost_usd` as a number, or undefined when it is not a non-negative number. */
+export function readCostUsd(value: AttributeValue): number | undefined {
+  const cost = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : undefined;
 }
 
 function applyAttribute(state: MapState, key: string, value: AttributeValue): void {
@@ -136,25 +164,24 @@ function applyAttribute(state: MapState, key: string, value: AttributeValue): vo
       row.errorType = String(value);
       return;
     case STATUS_CODE:
-      row.statusCode = readUInt(value, 999) ?? fault(state, key, value, 'an HTTP status code from 0 to 999');
+      row.statusCode = readUInt(value, MAX_STATUS_CODE) ?? fault(state, key, value, EXPECTED_STATUS_CODE);
       return;
     case INPUT_TOKENS:
-      row.inputTokens = readUInt(value) ?? fault(state, key, value, 'a non-negative integer');
+      row.inputTokens = readUInt(value) ?? fault(state, key, value, EXPECTED_COUNT);
       return;
     case OUTPUT_TOKENS:
-      row.outputTokens = readUInt(value) ?? fault(state, key, value, 'a non-negative integer');
+      row.outputTokens = readUInt(value) ?? fault(state, key, value, EXPECTED_COUNT);
       return;
     case CACHED_INPUT_TOKENS:
-      row.cachedInputTokens = readUInt(value) ?? fault(state, key, value, 'a non-negative integer');
+      row.cachedInputTokens = readUInt(value) ?? fault(state, key, value, EXPECTED_COUNT);
       return;
     case RETRY_AFTER:
-      row.retryAfterMs =
-        readUInt(value) ?? fault(state, key, value, 'a non-negative integer of milliseconds');
+      row.retryAfterMs = readUInt(value) ?? fault(state, key, value, EXPECTED_RETRY_AFTER);
       return;
     case COST: {
-      const cost = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) row.costUsd = cost;
-      else fault(state, key, value, 'a non-negative number of US dollars');
+      const cost = readCostUsd(value);
+      if (cost !== undefined) row.costUsd = cost;
+      else fault(state, key, value, EXPECTED_COST);
       return;
     }
   }
@@ -162,14 +189,7 @@ function applyAttribute(state: MapState, key: string, value: AttributeValue): vo
   if (rateLimit !== undefined) {
     const n = readUInt(value);
     if (n === undefined) {
-      fault(
-        state,
-        key,
-        value,
-        rateLimit.field === 'resetAtMs'
-          ? 'epoch milliseconds as a non-negative integer'
-          : 'a non-negative integer',
-      );
+      fault(state, key, value, rateLimit.field === 'resetAtMs' ? EXPECTED_RESET_AT : EXPECTED_COUNT);
       return;
     }
     (row.rateLimits[rateLimit.dimension] ??= {})[rateLimit.field] = n;
@@ -225,13 +245,10 @@ export function mapSpanToRow(span: DecodedSpan, requestDigest: string, nowMs: nu
   const { headers, legacySystem, error } = state;
 
   if (error !== undefined) return error;
-  if (row.pool === '')
-    return 'missing required attribute keypool.pool (the key pool the call was routed through)';
-  if (row.keyId === '') return 'missing required attribute keypool.key.id (key alias or fingerprint)';
-  if (span.startTimeMs <= 0) return 'missing startTimeUnixNano';
-  if (row.outcome !== '' && !isOutcome(row.outcome)) {
-    return `keypool.outcome=${JSON.stringify(row.outcome)} is invalid: expected one of ok, rate_limited, quota_exhausted, overloaded, auth_error, client_error, upstream_error, timeout`;
-  }
+  if (row.pool === '') return MISSING_POOL;
+  if (row.keyId === '') return MISSING_KEY_ID;
+  if (span.startTimeMs <= 0) return MISSING_START_TIME;
+  if (row.outcome !== '' && !isOutcome(row.outcome)) return invalidOutcomeMessage(row.outcome);
   if (looksLikeSecret(row.keyId)) row.keyId = fingerprintKey(row.keyId);
   if (row.partition === '') row.partition = row.keyId;
   if (row.provider === '') row.provider = legacySystem;
@@ -269,15 +286,17 @@ function mergeMissing(into: RateLimits, from: RateLimits): void {
 }
 
 const MAX_UINT = Number.MAX_SAFE_INTEGER;
+/** The largest `http.response.status_code` accepted. */
+export const MAX_STATUS_CODE = 999;
 
-function readUInt(value: AttributeValue, max = MAX_UINT): number | undefined {
+export function readUInt(value: AttributeValue, max = MAX_UINT): number | undefined {
   const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > max) return undefined;
   return Math.round(n);
 }
 
 /** Semantic conventions record headers as string arrays; arrays arrive here as JSON text. */
-function headerText(value: AttributeValue): string {
+export function headerText(value: AttributeValue): string {
   if (typeof value === 'string' && value.startsWith('[')) {
     try {
       const parsed: unknown = JSON.parse(value);

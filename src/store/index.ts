@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError, type IoResult } from '../errors/index.ts';
-import { API_CALL_COLUMNS, encodeApiCallRows, type ApiCallRow } from './api-calls.ts';
+import { API_CALL_COLUMNS, ApiCallTsvWriter, encodeApiCallRows, type ApiCallRow } from './api-calls.ts';
 import { createAnalyticsStore, type AnalyticsStore } from './analytics.ts';
 import { createClickHouseClient, type RawInsert, type StoreMode } from './clickhouse.ts';
 import { applyMigrations, migrationsUpToDate, type MigrationReport } from './migrations.ts';
@@ -18,7 +18,7 @@ export type {
   ThrottlingRow,
   UsageBucketRow,
 } from './analytics.ts';
-export { encodeApiCallRows };
+export { ApiCallTsvWriter, encodeApiCallRows };
 
 /** Where the numbered SQL migrations live (the package's `migrations/` folder). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
