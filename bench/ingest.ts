@@ -13,7 +13,7 @@ import { buildRequest, encodeProtobuf, type AttrInput } from '../test/support/ot
 import { freePort, makeDataDir, spawnServe, waitForExit } from '../test/support/service.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
-const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 12);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 48);
 const TEMPLATES = 24;
 
 const PROVIDERS = [
