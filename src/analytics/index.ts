@@ -31,7 +31,10 @@ export interface AnalyticsSnapshot {
 export interface CycleStats {
   keys: number;
   subjects: number;
+  /** Quota forecasts computed. */
   quotas: number;
+  /** Of them, rows written to the `forecasts` table this cycle. */
+  forecastRowsWritten: number;
   /** Reading series, limits and throttling from ClickHouse. */
   readMs: number;
   /** Forecasts, alerts rules input, capacity and headroom (pure). */
@@ -235,7 +238,8 @@ export function createAnalytics(options: {
     stats = {
       keys: series.length,
       subjects: result.subjects.length,
-      quotas: rows.length,
+      quotas: result.subjects.reduce((n, subject) => n + subject.quotas.length, 0),
+      forecastRowsWritten: rows.length,
       readMs: computeStarted - readStarted,
       computeMs: writeStarted - computeStarted,
       writeMs: finished - writeStarted,
