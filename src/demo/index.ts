@@ -76,7 +76,7 @@ export async function runDemo(
       configFile,
       [
         'analytics: { interval_seconds: 5, history_days: 3 }',
-        'alerts: { slack_channel: "#llm-keys" }',
+        'alerts: { slack_channel: "#llm-keys", forecast_horizon_minutes: 480 }',
         'pools:',
         `  - name: ${POOL}`,
         '    keys:',
