@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instrumentFetch, startTelemetry, type Telemetry } from '../../src/sdk/index.ts';
+import { describe, expect, it } from 'vitest';
+import { instrumentFetch } from '../../src/sdk/index.ts';
 import { fingerprintKey } from '../../src/telemetry/index.ts';
 import {
   ANTHROPIC_LIMITS,
   ANTHROPIC_MODEL,
   ANTHROPIC_RESPONSE_MODEL,
   ANTHROPIC_USAGE,
-  startFakeProvider,
-  startOtlpRecorder,
-  type FakeProvider,
-  type OtlpRecorder,
 } from '../support/fake-provider.ts';
-import { startTestService } from '../support/service.ts';
+import { useSdkHarness } from '../support/sdk-harness.ts';
 
 // The official Anthropic client → instrumentFetch → startTelemetry's NodeSDK → OTLP protobuf →
 // headroom → ClickHouse. One NodeSDK per file: it registers process-wide globals.
@@ -23,30 +19,9 @@ const DIMENSIONS = ['requests', 'tokens', 'input_tokens', 'output_tokens'] as co
 type StoredCall = Record<string, string | number | null>;
 
 describe('SDK → headroom with the official Anthropic client', () => {
-  let service: Awaited<ReturnType<typeof startTestService>>;
-  let fake: FakeProvider;
-  let recorder: OtlpRecorder;
-  let telemetry: Telemetry;
+  const h = useSdkHarness('it-node-2');
   const canary = `sk-ant-canary-${randomUUID().replaceAll('-', '')}`;
   const pool = 'it-anthropic';
-
-  beforeAll(async () => {
-    service = await startTestService();
-    fake = await startFakeProvider();
-    recorder = await startOtlpRecorder(`${service.url}/v1/traces`);
-    telemetry = startTelemetry({
-      endpoint: recorder.url,
-      serviceName: 'sdk-it',
-      serviceInstanceId: 'it-node-2',
-    });
-  });
-
-  afterAll(async () => {
-    await telemetry?.shutdown();
-    await recorder?.close();
-    await fake?.close();
-    await service?.cleanup();
-  });
 
   async function flushAndRead(count: number): Promise<StoredCall[]> {
     const limits = DIMENSIONS.map(
@@ -56,12 +31,12 @@ describe('SDK → headroom with the official Anthropic client', () => {
     ).join(', ');
     const deadline = Date.now() + 10_000;
     for (;;) {
-      await telemetry.forceFlush();
-      const rows = await service.store.queryRows<StoredCall>(
+      await h.telemetry.forceFlush();
+      const rows = await h.service.store.queryRows<StoredCall>(
         `SELECT span_name, key_id, provider, request_model, response_model, status_code, error_type, outcome,
                 toString(input_tokens) AS input_tokens, toString(output_tokens) AS output_tokens,
                 toString(cached_input_tokens) AS cached_input_tokens, toString(retry_after_ms) AS retry_after_ms, ${limits}
-         FROM ${service.store.database}.api_calls WHERE pool = {pool:String} ORDER BY timestamp, span_id`,
+         FROM ${h.service.store.database}.api_calls WHERE pool = {pool:String} ORDER BY timestamp, span_id`,
         { pool },
       );
       if (rows.length >= count || Date.now() > deadline) return rows;
@@ -72,7 +47,7 @@ describe('SDK → headroom with the official Anthropic client', () => {
   it('stores messages, streams, in-stream errors and every retried 529 attempt', async () => {
     const client = new Anthropic({
       apiKey: canary,
-      baseURL: fake.url,
+      baseURL: h.fake.url,
       maxRetries: 0,
       fetch: instrumentFetch(fetch, { pool, provider: 'anthropic' }),
     });
@@ -108,7 +83,7 @@ describe('SDK → headroom with the official Anthropic client', () => {
 
     const rows = await flushAndRead(5);
     expect(rows).toHaveLength(5);
-    const sent = fake.requests.filter((request) => request.path === '/v1/messages');
+    const sent = h.fake.requests.filter((request) => request.path === '/v1/messages');
     expect(sent).toHaveLength(5);
 
     const totalInput = String(
@@ -159,11 +134,11 @@ describe('SDK → headroom with the official Anthropic client', () => {
   });
 
   it('never lets the key leave the process or reach storage', async () => {
-    expect(recorder.bodies.length).toBeGreaterThan(0);
-    for (const body of recorder.bodies) expect(body.toString('latin1')).not.toContain(canary);
+    expect(h.recorder.bodies.length).toBeGreaterThan(0);
+    for (const body of h.recorder.bodies) expect(body.toString('latin1')).not.toContain(canary);
     // The provider did receive the key: the checks are not vacuous.
-    expect(JSON.stringify(fake.requests.map((request) => request.headers))).toContain(canary);
-    const stored = await service.store.queryRows(`SELECT * FROM ${service.store.database}.api_calls`);
+    expect(JSON.stringify(h.fake.requests.map((request) => request.headers))).toContain(canary);
+    const stored = await h.service.store.queryRows(`SELECT * FROM ${h.service.store.database}.api_calls`);
     expect(stored.length).toBeGreaterThan(0);
     expect(JSON.stringify(stored)).not.toContain(canary);
   });

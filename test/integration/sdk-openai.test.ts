@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instrumentFetch, recordApiCall, startTelemetry, type Telemetry } from '../../src/sdk/index.ts';
+import { describe, expect, it } from 'vitest';
+import { instrumentFetch, recordApiCall, type Telemetry } from '../../src/sdk/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import { fingerprintKey } from '../../src/telemetry/index.ts';
 import {
@@ -10,12 +10,8 @@ import {
   OPENAI_MODEL,
   OPENAI_RESPONSE_MODEL,
   OPENAI_USAGE,
-  startFakeProvider,
-  startOtlpRecorder,
-  type FakeProvider,
-  type OtlpRecorder,
 } from '../support/fake-provider.ts';
-import { startTestService } from '../support/service.ts';
+import { useSdkHarness } from '../support/sdk-harness.ts';
 
 // The official OpenAI client (and plain fetch for Gemini) → instrumentFetch → startTelemetry's
 // NodeSDK → OTLP protobuf → headroom → ClickHouse. One NodeSDK per file: it registers globals.
@@ -105,35 +101,14 @@ function expectResetNear(resetAtMs: string | null, respondedAtMs: number, delayM
 }
 
 describe('SDK → headroom with the official OpenAI client', () => {
-  let service: Awaited<ReturnType<typeof startTestService>>;
-  let fake: FakeProvider;
-  let recorder: OtlpRecorder;
-  let telemetry: Telemetry;
+  const h = useSdkHarness('it-node-1');
   const canary = `sk-canary-${randomUUID().replaceAll('-', '')}`;
-
-  beforeAll(async () => {
-    service = await startTestService();
-    fake = await startFakeProvider();
-    recorder = await startOtlpRecorder(`${service.url}/v1/traces`);
-    telemetry = startTelemetry({
-      endpoint: recorder.url,
-      serviceName: 'sdk-it',
-      serviceInstanceId: 'it-node-1',
-    });
-  });
-
-  afterAll(async () => {
-    await telemetry?.shutdown();
-    await recorder?.close();
-    await fake?.close();
-    await service?.cleanup();
-  });
 
   it('stores JSON, streamed and quota-exhausted calls with their normalised limits and usage', async () => {
     const pool = 'it-openai';
     const client = new OpenAI({
       apiKey: canary,
-      baseURL: `${fake.url}/v1`,
+      baseURL: `${h.fake.url}/v1`,
       maxRetries: 0,
       fetch: instrumentFetch(fetch, { pool, provider: 'openai', partition: 'org-fake', consumer: 'it-app' }),
     });
@@ -161,7 +136,7 @@ describe('SDK → headroom with the official OpenAI client', () => {
       ),
     ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
 
-    const rows = await flushAndRead(telemetry, service.store, pool, 3);
+    const rows = await flushAndRead(h.telemetry, h.service.store, pool, 3);
     expect(rows).toHaveLength(3);
     const [json, streamedCall, quota] = rows as [StoredCall, StoredCall, StoredCall];
     const keyId = fingerprintKey(canary);
@@ -208,7 +183,7 @@ describe('SDK → headroom with the official OpenAI client', () => {
       outcome: 'quota_exhausted',
       requests_remaining: '0',
     });
-    const sent = fake.requests.filter((request) => request.path === '/v1/chat/completions');
+    const sent = h.fake.requests.filter((request) => request.path === '/v1/chat/completions');
     expect(sent).toHaveLength(3);
     rows.forEach((row, index) => {
       const respondedAtMs = (sent[index] as (typeof sent)[number]).respondedAtMs;
@@ -220,7 +195,7 @@ describe('SDK → headroom with the official OpenAI client', () => {
   it('stores Gemini calls made with plain fetch and a ?key= secret', async () => {
     const pool = 'it-gemini';
     const fetchGemini = instrumentFetch(fetch, { pool, provider: 'gcp.gemini' });
-    const base = `${fake.url}/v1beta/models/${GEMINI_MODEL}`;
+    const base = `${h.fake.url}/v1beta/models/${GEMINI_MODEL}`;
     const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Hi' }] }] });
     await (await fetchGemini(`${base}:generateContent?key=${canary}`, { method: 'POST', body })).json();
     await (
@@ -233,7 +208,7 @@ describe('SDK → headroom with the official OpenAI client', () => {
     });
     expect(limited.status).toBe(429);
 
-    const rows = await flushAndRead(telemetry, service.store, pool, 3);
+    const rows = await flushAndRead(h.telemetry, h.service.store, pool, 3);
     expect(
       rows.map((row) => [
         row.span_name,
@@ -285,7 +260,7 @@ describe('SDK → headroom with the official OpenAI client', () => {
       requestModel: OPENAI_MODEL,
       errorType: 'ETIMEDOUT',
     });
-    const rows = await flushAndRead(telemetry, service.store, pool, 2);
+    const rows = await flushAndRead(h.telemetry, h.service.store, pool, 2);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
       key_id: 'gw-key-1',
@@ -307,12 +282,12 @@ describe('SDK → headroom with the official OpenAI client', () => {
   });
 
   it('never lets the secret leave the process or reach storage', async () => {
-    expect(recorder.bodies.length).toBeGreaterThan(0);
-    for (const body of recorder.bodies) expect(body.toString('latin1')).not.toContain(canary);
+    expect(h.recorder.bodies.length).toBeGreaterThan(0);
+    for (const body of h.recorder.bodies) expect(body.toString('latin1')).not.toContain(canary);
     // The provider did receive it: the check above is not vacuous.
-    expect(fake.requests.some((request) => request.headers['authorization'] === `Bearer ${canary}`)).toBe(
+    expect(h.fake.requests.some((request) => request.headers['authorization'] === `Bearer ${canary}`)).toBe(
       true,
     );
-    expect(await dumpAllTables(service.store)).not.toContain(canary);
+    expect(await dumpAllTables(h.service.store)).not.toContain(canary);
   });
 });
