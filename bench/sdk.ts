@@ -4,9 +4,13 @@
  * A fake in-process fetch answers every call with a canned OpenAI chat completion (JSON, with
  * x-ratelimit-* headers) or a canned streamed completion (SSE, 24 events, usage in the last one).
  * The same calls run through the bare fake fetch and through the instrumented one, in alternating
- * rounds, with a NodeSDK whose span exporter discards everything; each round waits until every
- * span has ended and measures process.cpuUsage(). Overhead = the median over rounds of
- * (instrumented CPU per call - bare CPU per call), each round's pair run back to back.
+ * rounds; each round waits until every span has ended and measures process.cpuUsage(). Overhead =
+ * the median over rounds of (instrumented CPU per call - bare CPU per call), each round's pair run
+ * back to back.
+ *
+ * Export excluded: the span processor lets each ended span go. The `json+batch` case also hands
+ * every span to a BatchSpanProcessor whose exporter discards the batches, which shows what keeping
+ * spans in memory until their batch is exported adds (mostly garbage collection).
  *
  * Environment: BENCH_CALLS (calls per round, default 500), BENCH_ROUNDS (default 61).
  * The last line is one JSON object with the figures.
@@ -24,6 +28,7 @@ import { instrumentFetch, type FetchFunction } from '../src/sdk/index.ts';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 500);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 61);
+const WARM_UP_ROUNDS = 10;
 const URL_CHAT = 'https://api.openai.com/v1/chat/completions';
 
 const RESPONSE_HEADERS: Record<string, string> = {
@@ -134,20 +139,24 @@ const discardingExporter: SpanExporter = {
   shutdown: async () => {},
 };
 
+const batchProcessor = new BatchSpanProcessor({ exporter: discardingExporter });
+let batchExport = false;
 let endedSpans = 0;
+/** Counts ended spans and, in the `json+batch` case only, hands them to the batch processor. */
 const countingProcessor: SpanProcessor = {
   onStart: () => {},
-  onEnd: (_span: ReadableSpan) => {
+  onEnd: (span: ReadableSpan) => {
     endedSpans++;
+    if (batchExport) batchProcessor.onEnd(span);
   },
-  forceFlush: async () => {},
-  shutdown: async () => {},
+  forceFlush: () => batchProcessor.forceFlush(),
+  shutdown: () => batchProcessor.shutdown(),
 };
 
 const sdk = new NodeSDK({
   resource: resourceFromAttributes({ 'service.name': 'bench', 'service.instance.id': 'bench-1' }),
   autoDetectResources: false,
-  spanProcessors: [new BatchSpanProcessor({ exporter: discardingExporter }), countingProcessor],
+  spanProcessors: [countingProcessor],
   instrumentations: [],
   metricReaders: [],
   logRecordProcessors: [],
@@ -206,54 +215,86 @@ function median(values: number[]): number {
 
 interface Case {
   name: string;
+  batchExport: boolean;
   bare: () => Promise<void>;
   instrumented: () => Promise<void>;
 }
 
 const cases: Case[] = [
-  { name: 'json', bare: () => callJson(jsonFetch), instrumented: () => callJson(instrumentedJson) },
-  { name: 'stream', bare: () => callStream(streamFetch), instrumented: () => callStream(instrumentedStream) },
+  {
+    name: 'json',
+    batchExport: false,
+    bare: () => callJson(jsonFetch),
+    instrumented: () => callJson(instrumentedJson),
+  },
+  {
+    name: 'stream',
+    batchExport: false,
+    bare: () => callStream(streamFetch),
+    instrumented: () => callStream(instrumentedStream),
+  },
+  {
+    name: 'json+batch',
+    batchExport: true,
+    bare: () => callJson(jsonFetch),
+    instrumented: () => callJson(instrumentedJson),
+  },
 ];
 
+interface Samples {
+  bare: number[];
+  instrumented: number[];
+  overhead: number[];
+}
+
+/** One paired round of `benchCase`: bare then instrumented, back to back. */
+async function pairedRound(benchCase: Case, samples: Samples | undefined): Promise<void> {
+  batchExport = benchCase.batchExport;
+  const bareUs = await measureRound(benchCase.bare, false);
+  const instrumentedUs = await measureRound(benchCase.instrumented, true);
+  samples?.bare.push(bareUs);
+  samples?.instrumented.push(instrumentedUs);
+  samples?.overhead.push(instrumentedUs - bareUs);
+}
+
+// Warm-up: JIT every path (optimised code, settled heap) before measuring.
+for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+  for (const benchCase of cases) await pairedRound(benchCase, undefined);
+}
+// The cases take turns round by round, so drift in machine load reaches them all alike.
+const samples = new Map<string, Samples>(
+  cases.map((benchCase) => [benchCase.name, { bare: [], instrumented: [], overhead: [] }]),
+);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const benchCase of cases) await pairedRound(benchCase, samples.get(benchCase.name));
+}
 const results: Record<string, { bareUs: number; instrumentedUs: number; overheadUs: number }> = {};
-for (const benchCase of cases) {
-  // Warm-up: JIT both paths before measuring.
-  await measureRound(benchCase.bare, false);
-  await measureRound(benchCase.instrumented, true);
-  // Paired rounds (bare then instrumented, back to back) so drift in machine load cancels out.
-  const bare: number[] = [];
-  const instrumented: number[] = [];
-  const overhead: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const bareUs = await measureRound(benchCase.bare, false);
-    const instrumentedUs = await measureRound(benchCase.instrumented, true);
-    bare.push(bareUs);
-    instrumented.push(instrumentedUs);
-    overhead.push(instrumentedUs - bareUs);
-  }
-  results[benchCase.name] = {
-    bareUs: median(bare),
-    instrumentedUs: median(instrumented),
-    overheadUs: median(overhead),
+for (const [name, caseSamples] of samples) {
+  results[name] = {
+    bareUs: median(caseSamples.bare),
+    instrumentedUs: median(caseSamples.instrumented),
+    overheadUs: median(caseSamples.overhead),
   };
 }
 await sdk.shutdown();
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
 console.log(`instrumentFetch CPU per call, ${ROUNDS} paired rounds x ${CALLS} calls, medians (µs)`);
-console.log('case     bare      instrumented  overhead');
+console.log('case         bare      instrumented  overhead');
 for (const [name, result] of Object.entries(results)) {
   console.log(
-    `${name.padEnd(8)} ${round2(result.bareUs).toFixed(2).padStart(8)}  ${round2(result.instrumentedUs).toFixed(2).padStart(12)}  ${round2(result.overheadUs).toFixed(2).padStart(8)}`,
+    `${name.padEnd(12)} ${round2(result.bareUs).toFixed(2).padStart(8)}  ${round2(result.instrumentedUs).toFixed(2).padStart(12)}  ${round2(result.overheadUs).toFixed(2).padStart(8)}`,
   );
 }
 const json = results['json'] as { bareUs: number; instrumentedUs: number; overheadUs: number };
 const stream = results['stream'] as { bareUs: number; instrumentedUs: number; overheadUs: number };
+const batch = results['json+batch'] as { bareUs: number; instrumentedUs: number; overheadUs: number };
 console.log(
   JSON.stringify({
     bench: 'sdk',
     overhead_us_per_call: round2(json.overheadUs),
     stream_overhead_us_per_call: round2(stream.overheadUs),
+    with_batch_export_us_per_call: round2(batch.overheadUs),
     bare_us_per_call: round2(json.bareUs),
     stream_events_per_call: STREAM_CHUNKS.length,
     calls_per_round: CALLS,

@@ -110,6 +110,15 @@ export class FetchCall implements ResponseObserver {
     this.#end(undefined, undefined);
   }
 
+  document(value: unknown): void {
+    try {
+      (this.#collector = new UsageCollector()).readDocument(value);
+    } catch (error) {
+      this.#dropUsage(error);
+    }
+    this.#end(undefined, undefined);
+  }
+
   bytes(bytes: Uint8Array): void {
     try {
       const collector = (this.#collector = new UsageCollector());
@@ -216,7 +225,7 @@ export class FetchCall implements ResponseObserver {
         provider: this.#provider,
         // A body that broke off is a failed call whatever its status said.
         statusCode: bodyError === undefined ? statusCode : undefined,
-        headers: this.#headers === undefined ? undefined : headersToRecord(this.#headers),
+        headers: this.#headers,
         body: errorBody,
         errorType,
         nowMs: this.#responseAtMs,
@@ -232,16 +241,6 @@ export class FetchCall implements ResponseObserver {
     this.#headers = undefined;
     span.end();
   }
-}
-
-/**
- * Response headers as a plain record: one pass over a fetch `Headers` costs less than the dozen
- * `get` calls the parsers make (undici's `get` validates and lower-cases every name).
- */
-function headersToRecord(headers: Headers): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (const [name, value] of headers) record[name] = value;
-  return record;
 }
 
 let internalErrorsReported = 0;

@@ -142,8 +142,9 @@ function startCall(
     [ATTR_OPERATION]: target.operation,
     [ATTR_POOL]: settings.pool,
     [ATTR_KEY_ID]: keyId,
-    [ATTR_PARTITION]: settings.partition ?? keyId,
   };
+  // Without one, the partition is the key itself (the span contract's default).
+  if (settings.partition !== undefined) attributes[ATTR_PARTITION] = settings.partition;
   if (requestModel !== undefined) attributes[ATTR_REQUEST_MODEL] = requestModel;
   if (target.serverAddress !== undefined) attributes[ATTR_SERVER_ADDRESS] = target.serverAddress;
   if (settings.consumer !== undefined) attributes[ATTR_CONSUMER] = settings.consumer;

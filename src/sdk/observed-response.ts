@@ -14,15 +14,20 @@
  *   buffered or delayed, and a cancel reaches the connection. (`tee` and `pipe*` go through a
  *   pass-through stream: rare, and they read on their own schedule anyway.)
  * A body nobody reads is reported once the response (or, after `body` was taken, the stream) has
- * been garbage collected.
+ * been garbage collected. Registering every response for that costs more than the rest of the
+ * observation, and almost every caller starts reading the body in the same turn of the event loop
+ * it got the response in, so a sweep at the end of that turn registers only the observations whose
+ * body nobody has claimed by then (and streams still being read).
  */
 
 import type { ReadableStreamReadResult, ReadableWritablePair, StreamPipeOptions } from 'node:stream/web';
 
 /** Told how a response body was consumed; no method may throw. */
 export interface ResponseObserver {
-  /** The caller read the whole body as text (`text()`, `json()`). */
+  /** The caller read the whole body as text (`text()`, or `json()` of a body that is not JSON). */
   text(text: string): void;
+  /** The caller read the whole body with `json()`: the parsed value, before the caller sees it. */
+  document(value: unknown): void;
   /** The caller read the whole body as bytes (`arrayBuffer()`, `bytes()`, `blob()`). */
   bytes(bytes: Uint8Array): void;
   /** A chunk the caller just read from `body`. */
@@ -47,6 +52,10 @@ interface ObservedState {
   settled: boolean;
   /** Continuations of an observed reader's reads, made at the first read. */
   readHandlers: ReadHandlers | undefined;
+  /** What must be collected before the body counts as abandoned: the response, or its patched stream. */
+  holder: object | undefined;
+  /** `holder` is registered in the finalization registry (the sweep found the body unsettled). */
+  registered: boolean;
 }
 
 interface ReadHandlers {
@@ -59,9 +68,72 @@ type BodyMethod<T> = (this: Response) => Promise<T>;
 type Chunk = Uint8Array;
 type StreamReader = ReadableStreamDefaultReader<Chunk>;
 
-const states = new WeakMap<object, ObservedState>();
+/**
+ * The observation of a response, body stream or reader, kept on the object itself under a symbol:
+ * a WeakMap entry per response costs more than the rest of the bookkeeping.
+ */
+const STATE = Symbol('headroom.observedBody');
+
+interface Observed {
+  [STATE]?: ObservedState;
+}
+
+function stateOf(target: object): ObservedState | undefined {
+  return (target as Observed)[STATE];
+}
+
+function setState(target: object, state: ObservedState): void {
+  (target as Observed)[STATE] = state;
+}
 const observedPrototypes = new WeakMap<object, object>();
 const abandoned = new FinalizationRegistry<ResponseObserver>((observer) => observer.abandon());
+
+let awaitingSweep: ObservedState[] = [];
+let sweepTimer: ReturnType<typeof setImmediate> | undefined;
+
+/**
+ * The queue is swept early once this long, so calls made back to back without the event loop
+ * turning (responses that need no I/O) cannot pile up.
+ */
+const MAX_AWAITING_SWEEP = 256;
+
+/** Queues `state` for the next sweep, which registers its holder if the body is still unsettled. */
+function watchForAbandon(state: ObservedState): void {
+  if (awaitingSweep.length >= MAX_AWAITING_SWEEP) sweep();
+  awaitingSweep.push(state);
+  if (sweepTimer === undefined) {
+    sweepTimer = setImmediate(sweep);
+    // A pending sweep never keeps the process alive.
+    sweepTimer.unref();
+  }
+}
+
+function sweep(): void {
+  if (sweepTimer !== undefined) {
+    clearImmediate(sweepTimer);
+    sweepTimer = undefined;
+  }
+  const queued = awaitingSweep;
+  awaitingSweep = [];
+  for (const state of queued) {
+    // A whole-body read in flight settles by itself.
+    if (!state.settled && state.mode !== 'whole' && state.holder !== undefined) {
+      abandoned.register(state.holder, state.observer, state.observer);
+      state.registered = true;
+    }
+    state.holder = undefined;
+  }
+}
+
+/** Moves the abandonment watch of `state` to `holder` (the body stream, once patched). */
+function moveAbandonWatch(state: ObservedState, holder: object): void {
+  if (state.registered) {
+    abandoned.unregister(state.observer);
+    abandoned.register(holder, state.observer, state.observer);
+  } else {
+    state.holder = holder;
+  }
+}
 
 /** Starts observing `response`'s body; returns false when this response cannot be observed. */
 export function observeResponse(response: Response, observer: ResponseObserver): boolean {
@@ -74,15 +146,11 @@ export function observeResponse(response: Response, observer: ResponseObserver):
     observedPrototype = created;
     observedPrototypes.set(prototype, observedPrototype);
   }
-  states.set(response, {
-    observer,
-    mode: 'unread',
-    stream: undefined,
-    settled: false,
-    readHandlers: undefined,
-  });
+  const state = newState(observer);
+  setState(response, state);
   Object.setPrototypeOf(response, observedPrototype);
-  abandoned.register(response, observer, observer);
+  state.holder = response;
+  watchForAbandon(state);
   return true;
 }
 
@@ -95,14 +163,22 @@ export function observeResponse(response: Response, observer: ResponseObserver):
 export function observeResponseStream(response: Response, observer: ResponseObserver): boolean {
   const stream = response.body;
   if (stream === null || Object.getPrototypeOf(stream) !== ReadableStream.prototype) return false;
-  patchStream(stream, {
+  const state = newState(observer);
+  patchStream(stream, state);
+  watchForAbandon(state);
+  return true;
+}
+
+function newState(observer: ResponseObserver): ObservedState {
+  return {
     observer,
     mode: 'unread',
     stream: undefined,
     settled: false,
     readHandlers: undefined,
-  });
-  return true;
+    holder: undefined,
+    registered: false,
+  };
 }
 
 /** Called by the observer once it has settled, so a collected response is not reported again. */
@@ -125,7 +201,7 @@ function createObservedPrototype(base: object): object | undefined {
       enumerable: true,
       get(this: Response) {
         const stream = bodyGetter.call(this);
-        const state = states.get(this);
+        const state = stateOf(this);
         if (stream !== null && state !== undefined && state.stream === undefined && state.mode === 'unread') {
           patchStream(stream, state);
         }
@@ -137,7 +213,7 @@ function createObservedPrototype(base: object): object | undefined {
     }),
     json: method(function observedJson(this: Response): Promise<unknown> {
       // What fetch's json() does: the text, parsed; in the continuation that reports the text.
-      return observeWhole(this, () => text.call(this), reportText, parseJson);
+      return observeWhole(this, () => text.call(this), reportJson, parseJson);
     }),
     arrayBuffer: method(function observedArrayBuffer(this: Response) {
       return observeWhole(this, () => arrayBuffer.call(this), reportArrayBuffer);
@@ -162,6 +238,10 @@ function createObservedPrototype(base: object): object | undefined {
 }
 
 const reportText = (observer: ResponseObserver, value: string): void => observer.text(value);
+const reportJson = (observer: ResponseObserver, value: string, parsed: unknown): void => {
+  if (parsed === undefined) observer.text(value);
+  else observer.document(parsed);
+};
 const reportBytes = (observer: ResponseObserver, value: Uint8Array): void => observer.bytes(value);
 const reportArrayBuffer = (observer: ResponseObserver, value: ArrayBuffer): void =>
   observer.bytes(new Uint8Array(value));
@@ -180,15 +260,16 @@ function method(value: (...args: never[]) => unknown): PropertyDescriptor {
 
 /**
  * Reads the whole body with `read` and reports the result, unless the body is already being read;
- * resolves to the result, or to `convert(result)` (json()), converted in the same continuation.
+ * resolves to the result, or to `convert(result)` (json()), converted in the same continuation and
+ * reported along with the result (undefined when the conversion failed).
  */
 function observeWhole<T, R = T>(
   response: Response,
   read: () => Promise<T>,
-  report: (observer: ResponseObserver, value: T) => void,
+  report: (observer: ResponseObserver, value: T, converted: R | undefined) => void,
   convert?: (value: T) => R,
 ): Promise<R> {
-  const state = states.get(response);
+  const state = stateOf(response);
   if (state === undefined || state.mode !== 'unread') {
     return convert === undefined ? (read() as Promise<unknown> as Promise<R>) : read().then(convert);
   }
@@ -196,14 +277,22 @@ function observeWhole<T, R = T>(
   state.mode = 'whole';
   const { observer } = state;
   // The pending read now ends the observation; the response may be dropped while it runs.
-  abandoned.unregister(observer);
+  if (state.registered) abandoned.unregister(observer);
   return read().then(
     (value) => {
-      if (!state.settled) {
-        state.settled = true;
-        report(observer, value);
+      if (convert === undefined) {
+        settle(state, observer, report, value, undefined);
+        return value as unknown as R;
       }
-      return convert === undefined ? (value as unknown as R) : convert(value);
+      let converted: R;
+      try {
+        converted = convert(value);
+      } catch (error) {
+        settle(state, observer, report, value, undefined);
+        throw error;
+      }
+      settle(state, observer, report, value, converted);
+      return converted;
     },
     (error: unknown) => {
       if (!state.settled) {
@@ -213,6 +302,18 @@ function observeWhole<T, R = T>(
       throw error;
     },
   );
+}
+
+function settle<T, R>(
+  state: ObservedState,
+  observer: ResponseObserver,
+  report: (observer: ResponseObserver, value: T, converted: R | undefined) => void,
+  value: T,
+  converted: R | undefined,
+): void {
+  if (state.settled) return;
+  state.settled = true;
+  report(observer, value, converted);
 }
 
 // Native stream methods, called on the stream itself after its own properties shadow them.
@@ -258,17 +359,16 @@ const observedReaderPrototypes = new WeakMap<object, object>();
 function patchStream(stream: ReadableStream<Chunk>, state: ObservedState): void {
   // Only this runtime's own streams: their methods live on ReadableStream.prototype.
   if (Object.getPrototypeOf(stream) !== ReadableStream.prototype) return;
-  states.set(stream, state);
+  setState(stream, state);
   Object.setPrototypeOf(stream, OBSERVED_STREAM_PROTOTYPE);
   state.stream = stream;
   // Whoever reads the body holds the stream (a reader keeps it alive), maybe not the response.
-  abandoned.unregister(state.observer);
-  abandoned.register(stream, state.observer, state.observer);
+  moveAbandonWatch(state, stream);
 }
 
 function observedGetReader(this: ReadableStream<Chunk>, options?: { mode?: 'byob' }): StreamReader {
   const reader = nativeGetReader.call(this, options);
-  const state = states.get(this);
+  const state = stateOf(this);
   if (state === undefined || state.mode === 'whole' || state.settled) return reader;
   state.mode = 'stream';
   observeReader(reader, state);
@@ -283,7 +383,7 @@ function observeReader(reader: StreamReader, state: ObservedState): void {
     observed = createObservedReaderPrototype(base);
     observedReaderPrototypes.set(base, observed);
   }
-  states.set(reader, state);
+  setState(reader, state);
   Object.setPrototypeOf(reader, observed);
 }
 
@@ -295,7 +395,7 @@ function createObservedReaderPrototype(base: object): object {
   return Object.create(base, {
     // A BYOB reader's read(view) takes an argument; it is passed on as given.
     read: method(function observedRead(this: StreamReader, ...args: []) {
-      const state = states.get(this);
+      const state = stateOf(this);
       const pending = read.apply(this, args);
       if (state === undefined || state.settled) return pending;
       // Handlers made once per stream: a read per chunk must not also allocate two closures.
@@ -303,7 +403,7 @@ function createObservedReaderPrototype(base: object): object {
       return pending.then(state.readHandlers.onResult, state.readHandlers.onError);
     }),
     cancel: method(function observedReaderCancel(this: StreamReader, reason?: unknown) {
-      const state = states.get(this);
+      const state = stateOf(this);
       if (state !== undefined && !state.settled) {
         state.settled = true;
         state.observer.cancel();
@@ -337,7 +437,7 @@ function createReadHandlers(state: ObservedState): ReadHandlers {
 }
 
 function observedCancel(this: ReadableStream<Chunk>, reason?: unknown): Promise<void> {
-  const state = states.get(this);
+  const state = stateOf(this);
   if (state !== undefined && !this.locked && !state.settled) {
     state.settled = true;
     state.observer.cancel();
@@ -414,7 +514,7 @@ function observedValues(
  * shows them to the observer; high-water mark 0, so it reads nothing ahead of its consumer.
  */
 function passThroughOf(source: ReadableStream<Chunk>): ReadableStream<Chunk> {
-  const state = states.get(source);
+  const state = stateOf(source);
   const reader = nativeGetReader.call(source);
   if (state !== undefined && state.mode !== 'whole' && !state.settled) {
     state.mode = 'stream';

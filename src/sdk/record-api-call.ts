@@ -110,8 +110,10 @@ function emitApiCall(call: ApiCallRecord): void {
     [ATTR_OPERATION]: operation,
     [ATTR_POOL]: call.pool.trim(),
     [ATTR_KEY_ID]: keyId,
-    [ATTR_PARTITION]: nonEmpty(call.partition)?.trim() ?? keyId,
   };
+  // Without one, the partition is the key itself (the span contract's default).
+  const partition = nonEmpty(call.partition)?.trim();
+  if (partition !== undefined) attributes[ATTR_PARTITION] = partition;
   if (requestModel !== undefined) attributes[ATTR_REQUEST_MODEL] = requestModel;
   const responseModel = nonEmpty(call.responseModel);
   if (responseModel !== undefined) attributes[ATTR_RESPONSE_MODEL] = responseModel;

@@ -85,6 +85,29 @@ export class UsageCollector {
       at = at === 0 ? -1 : text.lastIndexOf(USAGE_KEY, at - 1);
   }
 
+  /**
+   * {@link scanDocument} for a body the caller parsed itself (`json()`): the first top-level model
+   * name and the last top-level usage object (of the last element, for Gemini's streamed array).
+   */
+  readDocument(document: unknown): void {
+    const items: readonly unknown[] = Array.isArray(document) ? document : [document];
+    for (const item of items) {
+      if (this.responseModel !== undefined) break;
+      if (!isRecord(item)) continue;
+      const model = item['model'] ?? item['modelVersion'];
+      if (typeof model === 'string' && model !== '') this.responseModel = model;
+    }
+    for (let index = items.length - 1; index >= 0; index--) {
+      const item = items[index];
+      if (!isRecord(item)) continue;
+      const usage = item['usage'] ?? item['usageMetadata'];
+      if (isRecord(usage)) {
+        this.#applyUsageObject(usage, 0);
+        return;
+      }
+    }
+  }
+
   /** {@link scanDocument} for a body read as bytes: only the bytes around the keys are decoded. */
   scanDocumentBytes(bytes: Buffer): void {
     if (this.responseModel === undefined) {
@@ -110,42 +133,57 @@ export class UsageCollector {
     pattern.lastIndex = start;
     for (let match = pattern.exec(text); match !== null && match.index < end; match = pattern.exec(text)) {
       const count = Number(match[2]);
-      if (!Number.isSafeInteger(count)) continue;
-      switch (match[1]) {
-        case 'prompt_tokens':
-          this.#promptTokens = count;
-          break;
-        case 'completion_tokens':
-          this.#completionTokens = count;
-          break;
-        case 'input_tokens':
-          this.#inputTokens = count;
-          break;
-        case 'output_tokens':
-          this.#outputTokens = count;
-          break;
-        case 'cached_tokens':
-          this.#cachedTokens = count;
-          break;
-        case 'cache_read_input_tokens':
-          this.#cacheReadInputTokens = count;
-          break;
-        case 'cache_creation_input_tokens':
-          this.#cacheCreationInputTokens = count;
-          break;
-        case 'promptTokenCount':
-          this.#promptTokenCount = count;
-          break;
-        case 'candidatesTokenCount':
-          this.#candidatesTokenCount = count;
-          break;
-        case 'thoughtsTokenCount':
-          this.#thoughtsTokenCount = count;
-          break;
-        case 'cachedContentTokenCount':
-          this.#cachedContentTokenCount = count;
-          break;
+      if (Number.isSafeInteger(count)) this.#applyCount(match[1] as string, count);
+    }
+  }
+
+  /** Applies the counts of a parsed usage object and of the `*_details` objects inside it. */
+  #applyUsageObject(usage: Record<string, unknown>, depth: number): void {
+    for (const name in usage) {
+      const value = usage[name];
+      if (typeof value === 'number') {
+        if (Number.isSafeInteger(value) && value >= 0) this.#applyCount(name, value);
+      } else if (depth === 0 && isRecord(value)) {
+        this.#applyUsageObject(value, 1);
       }
+    }
+  }
+
+  #applyCount(name: string, count: number): void {
+    switch (name) {
+      case 'prompt_tokens':
+        this.#promptTokens = count;
+        break;
+      case 'completion_tokens':
+        this.#completionTokens = count;
+        break;
+      case 'input_tokens':
+        this.#inputTokens = count;
+        break;
+      case 'output_tokens':
+        this.#outputTokens = count;
+        break;
+      case 'cached_tokens':
+        this.#cachedTokens = count;
+        break;
+      case 'cache_read_input_tokens':
+        this.#cacheReadInputTokens = count;
+        break;
+      case 'cache_creation_input_tokens':
+        this.#cacheCreationInputTokens = count;
+        break;
+      case 'promptTokenCount':
+        this.#promptTokenCount = count;
+        break;
+      case 'candidatesTokenCount':
+        this.#candidatesTokenCount = count;
+        break;
+      case 'thoughtsTokenCount':
+        this.#thoughtsTokenCount = count;
+        break;
+      case 'cachedContentTokenCount':
+        this.#cachedContentTokenCount = count;
+        break;
     }
   }
 
@@ -230,4 +268,8 @@ export class UsageCollector {
 function sumKnown(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined && b === undefined) return undefined;
   return (a ?? 0) + (b ?? 0);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -47,7 +47,11 @@ export function normaliseResponse(facts: ResponseFacts): NormalisedResponse {
   if (facts.headers !== undefined && facts.headers !== null) {
     const selection = selectHeaderParsers(facts.provider);
     for (const parser of selection.parsers) parser.parse(state, selection);
-    state.retryAfterMs = readRetryAfterMs(state.headers, facts.nowMs);
+    // Retry-After only asks for a wait on a failed call (RFC 9110 §10.2.3: 503 and 429); on a
+    // success or a redirect it says nothing about rate limits.
+    if (facts.statusCode === undefined || facts.statusCode >= 400) {
+      state.retryAfterMs = readRetryAfterMs(state.headers, facts.nowMs);
+    }
   }
   const body = facts.body === undefined ? undefined : readErrorBody(facts.body);
   if (body !== undefined) applyGoogleRpcBody(state, body);

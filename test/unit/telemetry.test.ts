@@ -248,6 +248,14 @@ describe('Azure OpenAI headers', () => {
     expect(retryAfter({ 'retry-after': 'Wed, 15 Jan 2025 14:23:05 GMT' })).toBe(5000);
   });
 
+  it('reads a wait only from a failed call: Retry-After on a success or redirect is not a rate limit', () => {
+    const headers = { 'retry-after-ms': '1500', 'retry-after': '9' };
+    expect(normalise({ provider: 'openai', statusCode: 200, headers }).retryAfterMs).toBeUndefined();
+    expect(normalise({ provider: 'openai', statusCode: 301, headers }).retryAfterMs).toBeUndefined();
+    expect(normalise({ provider: 'openai', statusCode: 503, headers }).retryAfterMs).toBe(1500);
+    expect(normalise({ provider: 'openai', headers, errorType: 'timeout' }).retryAfterMs).toBe(1500);
+  });
+
   it('classifies a 429 as rate_limited', () => {
     const body = {
       error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation ... have exceeded' },

@@ -25,6 +25,8 @@ import type { HeaderParser } from './header-parser.ts';
 export const ietfRateLimitParser: HeaderParser = {
   id: 'ietf',
   parse(state) {
+    // Every shape reports the requests dimension only, and the provider's own family came first.
+    if (state.rateLimits.requests !== undefined) return;
     const { headers } = state;
     const rateLimit = headers.get('ratelimit');
     const policy = headers.get('ratelimit-policy');
