@@ -6,7 +6,8 @@ import {
   type Forecast,
   type PoolCapacityForecast,
   type QuotaDimension,
-  type UsagePoint,
+  type QuotaWindow,
+  type WindowBounds,
 } from '../forecast/index.ts';
 import type { KeyHeadroom } from '../rebalance/index.ts';
 import type { ProviderLimitRow, ThrottlingRow, UsageBucketRow } from '../store/index.ts';
@@ -72,38 +73,46 @@ export function usageValue(row: UsageBucketRow, dimension: QuotaDimension): numb
   }
 }
 
-function columnValue(columns: Columns, dimension: QuotaDimension, i: number): number {
-  switch (dimension) {
-    case 'tokens':
-      return (columns.input_tokens[i] ?? 0) + (columns.output_tokens[i] ?? 0);
-    default:
-      return columns[dimension][i] ?? 0;
-  }
+/** Buckets as columns, ascending; the arrays may be a cached series' own, so they are only read. */
+interface Series {
+  tsMs: readonly number[];
+  values: readonly number[];
+}
+
+const EMPTY_SERIES: Series = { tsMs: [], values: [] };
+
+/** One key's usage in `dimension`: the cached column itself, or (tokens) input plus output. */
+function columnSeries(columns: Columns, dimension: QuotaDimension): Series {
+  if (dimension !== 'tokens') return { tsMs: columns.t, values: columns[dimension] };
+  const values = new Array<number>(columns.t.length);
+  for (let i = 0; i < values.length; i++)
+    values[i] = (columns.input_tokens[i] ?? 0) + (columns.output_tokens[i] ?? 0);
+  return { tsMs: columns.t, values };
 }
 
 /** A subject's usage in one dimension, summed over its keys: hourly sums, then fine buckets. */
 interface SubjectUsage {
-  hours: UsagePoint[];
-  fine: UsagePoint[];
+  hours: Series;
+  fine: Series;
 }
 
 function sumColumns(
   keys: readonly CachedSeries[],
   pick: (k: CachedSeries) => Columns,
   dimension: QuotaDimension,
-): UsagePoint[] {
-  if (keys.length === 1) {
-    const columns = pick(keys[0] as CachedSeries);
-    return columns.t.map((tsMs, i) => ({ tsMs, value: columnValue(columns, dimension, i) }));
-  }
+): Series {
+  if (keys.length === 0) return EMPTY_SERIES;
+  if (keys.length === 1) return columnSeries(pick(keys[0] as CachedSeries), dimension);
   const sums = new Map<number, number>();
   for (const key of keys) {
-    const columns = pick(key);
-    columns.t.forEach((tsMs, i) =>
-      sums.set(tsMs, (sums.get(tsMs) ?? 0) + columnValue(columns, dimension, i)),
-    );
+    const { tsMs, values } = columnSeries(pick(key), dimension);
+    for (let i = 0; i < tsMs.length; i++) {
+      const t = tsMs[i] as number;
+      sums.set(t, (sums.get(t) ?? 0) + (values[i] ?? 0));
+    }
   }
-  return [...sums].map(([tsMs, value]) => ({ tsMs, value })).sort((a, b) => a.tsMs - b.tsMs);
+  const times = [...sums.keys()].sort((a, b) => a - b);
+  return { tsMs: times, values: times.map((t) => sums.get(t) ?? 0) };
 }
 
 function subjectUsage(keys: readonly CachedSeries[], dimension: QuotaDimension): SubjectUsage {
@@ -113,24 +122,43 @@ function subjectUsage(keys: readonly CachedSeries[], dimension: QuotaDimension):
   };
 }
 
-/** Hourly sums spread evenly over fine buckets: the same usage at the resolution a short window needs. */
-function spreadHours(hours: readonly UsagePoint[], bucketMs: number): UsagePoint[] {
+/** Hourly sums spread evenly over fine buckets, then the fine buckets: one series at fine resolution. */
+function spreadHoursThenFine(usage: SubjectUsage, bucketMs: number): Series {
   const parts = Math.max(1, Math.round(HOUR_MS / bucketMs));
-  const out: UsagePoint[] = [];
-  for (const h of hours)
-    for (let i = 0; i < parts; i++) out.push({ tsMs: h.tsMs + i * bucketMs, value: h.value / parts });
-  return out;
+  const tsMs: number[] = [];
+  const values: number[] = [];
+  for (let h = 0; h < usage.hours.tsMs.length; h++) {
+    const hourMs = usage.hours.tsMs[h] as number;
+    const value = (usage.hours.values[h] ?? 0) / parts;
+    for (let i = 0; i < parts; i++) {
+      tsMs.push(hourMs + i * bucketMs);
+      values.push(value);
+    }
+  }
+  return concatSeries({ tsMs, values }, usage.fine);
 }
 
-function toHours(points: readonly UsagePoint[]): UsagePoint[] {
-  const out: UsagePoint[] = [];
-  for (const p of points) {
-    const hour = Math.floor(p.tsMs / HOUR_MS) * HOUR_MS;
-    const last = out.at(-1);
-    if (last !== undefined && last.tsMs === hour) last.value += p.value;
-    else out.push({ tsMs: hour, value: p.value });
+/** Hourly sums, then the fine buckets summed per hour: one series at hourly resolution. */
+function hoursThenFineHours(usage: SubjectUsage): Series {
+  const tsMs: number[] = [];
+  const values: number[] = [];
+  const { fine } = usage;
+  for (let i = 0; i < fine.tsMs.length; i++) {
+    const hour = Math.floor((fine.tsMs[i] as number) / HOUR_MS) * HOUR_MS;
+    const last = tsMs.length - 1;
+    if (last >= 0 && tsMs[last] === hour) values[last] = (values[last] ?? 0) + (fine.values[i] ?? 0);
+    else {
+      tsMs.push(hour);
+      values.push(fine.values[i] ?? 0);
+    }
   }
-  return out;
+  return concatSeries(usage.hours, { tsMs, values });
+}
+
+function concatSeries(a: Series, b: Series): Series {
+  if (a.tsMs.length === 0) return b;
+  if (b.tsMs.length === 0) return a;
+  return { tsMs: [...a.tsMs, ...b.tsMs], values: [...a.values, ...b.values] };
 }
 
 function keyOf(pool: string, keyId: string): string {
@@ -216,10 +244,30 @@ export function computeCycle(inputs: CycleInputs): {
   };
 }
 
-function sumFrom(points: readonly UsagePoint[], fromMs: number): number {
+function sumFrom(series: Series, fromMs: number): number {
   let sum = 0;
-  for (const p of points) if (p.tsMs >= fromMs) sum += p.value;
+  for (let i = series.tsMs.length - 1; i >= 0 && (series.tsMs[i] as number) >= fromMs; i--) {
+    sum += series.values[i] ?? 0;
+  }
   return sum;
+}
+
+/** Bounds of configured windows at one `nowMs`: every key of a pool shares them. */
+const boundsMemo: { nowMs: number; byWindow: Map<string, WindowBounds> } = {
+  nowMs: Number.NaN,
+  byWindow: new Map(),
+};
+
+function calendarWindowBounds(window: QuotaWindow, nowMs: number): WindowBounds {
+  if (window.kind !== 'calendar') return windowBounds(window, nowMs);
+  if (boundsMemo.nowMs !== nowMs) {
+    boundsMemo.nowMs = nowMs;
+    boundsMemo.byWindow.clear();
+  }
+  const id = `${window.unit}|${window.timeZone}|${window.anchorDay ?? ''}|${window.anchorHour ?? ''}`;
+  let bounds = boundsMemo.byWindow.get(id);
+  if (bounds === undefined) boundsMemo.byWindow.set(id, (bounds = windowBounds(window, nowMs)));
+  return bounds;
 }
 
 function forecastQuota(
@@ -244,8 +292,8 @@ function forecastQuota(
             resetAtMs: nowMs + windowMs,
             limit: quota.limit,
             used: 0,
-            current: [],
-            history: [...spreadHours(usage.hours, bucketMs), ...usage.fine.filter((p) => p.tsMs < nowMs)],
+            current: EMPTY_SERIES,
+            history: spreadHoursThenFine(usage, bucketMs),
             bucketMs,
             timeZone: quota.timeZone,
           })
@@ -275,7 +323,7 @@ function forecastQuota(
           resetAtMs: quota.reported.resetAtMs,
           windowSeconds: quota.reported.windowSeconds,
         })
-      : windowBounds(quota.window, nowMs);
+      : calendarWindowBounds(quota.window, nowMs);
   const windowMs = bounds.resetAtMs - bounds.startMs;
 
   let used: number;
@@ -292,30 +340,17 @@ function forecastQuota(
     }
   }
 
-  // The fit sees the window from where the series start; earlier usage is in `used` only.
+  // The fit sees the window from where the series start; earlier usage is in `used` only. The core
+  // takes the window's buckets from `fitStartMs` on as the current window and the rest as history.
   const fitStartMs = Math.max(bounds.startMs, inputs.coveredFromMs);
-  let fit: { bucketMs: number; current: UsagePoint[]; history: UsagePoint[] };
+  let fit: { bucketMs: number; series: Series };
   if (windowMs >= HOURLY_FIT_FROM_MS) {
-    const hours = [...usage.hours, ...toHours(usage.fine)];
-    fit = {
-      bucketMs: HOUR_MS,
-      current: hours.filter((p) => p.tsMs >= fitStartMs),
-      history: hours.filter((p) => p.tsMs < fitStartMs),
-    };
+    fit = { bucketMs: HOUR_MS, series: hoursThenFineHours(usage) };
   } else if (windowMs >= DAY_MS && fitStartMs >= inputs.fineFromMs) {
     // Day windows: the core reads history in hourly cells, so hourly sums are history at full detail.
-    fit = {
-      bucketMs,
-      current: usage.fine.filter((p) => p.tsMs >= fitStartMs),
-      history: [...usage.hours, ...usage.fine.filter((p) => p.tsMs < fitStartMs)],
-    };
+    fit = { bucketMs, series: concatSeries(usage.hours, usage.fine) };
   } else {
-    const all = [...spreadHours(usage.hours, bucketMs), ...usage.fine];
-    fit = {
-      bucketMs,
-      current: all.filter((p) => p.tsMs >= fitStartMs),
-      history: all.filter((p) => p.tsMs < fitStartMs),
-    };
+    fit = { bucketMs, series: spreadHoursThenFine(usage, bucketMs) };
   }
   const forecast = forecastExhaustion({
     nowMs,
@@ -323,8 +358,8 @@ function forecastQuota(
     resetAtMs: bounds.resetAtMs,
     limit: quota.limit,
     used: Math.max(0, used),
-    current: fit.current,
-    history: fit.history,
+    current: fit.series,
+    history: fit.series,
     bucketMs: fit.bucketMs,
     timeZone: quota.timeZone,
   });
@@ -371,6 +406,14 @@ function poolCapacity(results: readonly SubjectForecast[], nowMs: number): PoolC
   });
 }
 
+function describeReason(reasonQuota: { q: QuotaForecast; exhausted: boolean } | undefined): string {
+  if (reasonQuota === undefined) return 'no quota known: median weight';
+  const { q, exhausted } = reasonQuota;
+  if (exhausted) return `${q.quota.id} exhausted until reset`;
+  const f = q.forecast;
+  return `${q.quota.id}: ${Math.round(f.remaining)} left until ${new Date(f.resetAtMs).toISOString()}`;
+}
+
 function keyHeadroom(
   results: readonly SubjectForecast[],
   throttling: readonly ThrottlingRow[],
@@ -391,13 +434,14 @@ function keyHeadroom(
       ...(partition?.quotas.map((q) => ({ q, owner: partition })) ?? []),
     ];
     let rate: number | undefined;
-    let reason = 'no quota known: median weight';
+    // The quota the reason names: the last one found exhausted or binding tighter than the others.
+    let reasonQuota: { q: QuotaForecast; exhausted: boolean } | undefined;
     let exhaustedUntil: number | undefined;
     for (const { q, owner } of constraints) {
       const f = q.forecast;
       if (f.status === 'exhausted' || f.remaining <= 0) {
         if (exhaustedUntil === undefined || f.resetAtMs > exhaustedUntil) exhaustedUntil = f.resetAtMs;
-        reason = `${q.quota.id} exhausted until reset`;
+        reasonQuota = { q, exhausted: true };
         continue;
       }
       const perRequest = q.quota.dimension === 'requests' ? 1 : owner.perRequest[q.quota.dimension];
@@ -408,9 +452,10 @@ function keyHeadroom(
       const candidate = f.remaining / perRequest / seconds / share;
       if (rate === undefined || candidate < rate) {
         rate = candidate;
-        reason = `${q.quota.id}: ${Math.round(f.remaining)} left until ${new Date(f.resetAtMs).toISOString()}`;
+        reasonQuota = { q, exhausted: false };
       }
     }
+    const reason = describeReason(reasonQuota);
     const t = throttled.get(keyOf(r.subject.pool, r.subject.id));
     const entry: KeyHeadroom = { keyId: r.subject.id, sustainableRatePerSecond: rate, reason };
     if (exhaustedUntil !== undefined) entry.exhaustedUntilMs = exhaustedUntil;

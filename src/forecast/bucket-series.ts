@@ -1,4 +1,4 @@
-import type { UsagePoint } from './types.ts';
+import type { UsageColumns, UsageSeries } from './types.ts';
 
 /**
  * An array of `length` copies of `value`. Plain arrays rather than typed arrays: the forecast
@@ -17,43 +17,61 @@ export interface BucketSeries {
 }
 
 /**
- * The points starting in `[fromMs, toMs)` with a finite value, ascending by time. Negative values
+ * The buckets starting in `[fromMs, toMs)` with a finite value, ascending by time. Negative values
  * (corrections) count as zero. Sorted input (the contract) is copied in one pass; unsorted input is
  * sorted rather than trusted.
  */
-export function selectSeries(
-  points: ReadonlyArray<UsagePoint> | undefined,
-  fromMs: number,
-  toMs: number,
-): BucketSeries {
-  if (points === undefined) return { tsMs: [], values: [], exposures: [] };
-  // Preallocated and truncated: several times faster than growing by push on long series.
-  const tsMs = new Array<number>(points.length);
-  const values = new Array<number>(points.length);
-  let count = 0;
-  let sorted = true;
-  let lastTsMs = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < points.length; i += 1) {
-    const point = points[i];
-    if (point === undefined) continue;
-    const startMs = point.tsMs;
-    const value = point.value;
-    if (!(startMs >= fromMs && startMs < toMs) || !Number.isFinite(value)) continue;
-    if (startMs < lastTsMs) sorted = false;
-    lastTsMs = startMs;
-    tsMs[count] = startMs;
-    values[count] = value > 0 ? value : 0;
-    count += 1;
+export function selectSeries(series: UsageSeries | undefined, fromMs: number, toMs: number): BucketSeries {
+  if (series === undefined) return { tsMs: [], values: [], exposures: [] };
+  const picked = isColumns(series) ? new Picked(series.tsMs.length) : new Picked(series.length);
+  if (isColumns(series)) {
+    const { tsMs, values } = series;
+    for (let i = 0; i < tsMs.length; i += 1)
+      picked.add(tsMs[i] ?? Number.NaN, values[i] ?? Number.NaN, fromMs, toMs);
+  } else {
+    for (const point of series) picked.add(point.tsMs, point.value, fromMs, toMs);
   }
-  tsMs.length = count;
-  values.length = count;
-  const series: BucketSeries = { tsMs, values, exposures: new Array<number>(count).fill(0) };
-  if (!sorted) {
-    const order = tsMs.map((_, i) => i).sort((x, y) => (tsMs[x] ?? 0) - (tsMs[y] ?? 0));
-    series.tsMs = order.map((i) => tsMs[i] ?? 0);
-    series.values = order.map((i) => values[i] ?? 0);
+  return picked.series();
+}
+
+function isColumns(series: UsageSeries): series is UsageColumns {
+  return !Array.isArray(series);
+}
+
+/** Buckets picked in one pass, into arrays preallocated and truncated (faster than growing by push). */
+class Picked {
+  readonly tsMs: number[];
+  readonly values: number[];
+  count = 0;
+  sorted = true;
+  lastTsMs = Number.NEGATIVE_INFINITY;
+
+  constructor(capacity: number) {
+    this.tsMs = new Array<number>(capacity);
+    this.values = new Array<number>(capacity);
   }
-  return series;
+
+  add(startMs: number, value: number, fromMs: number, toMs: number): void {
+    if (!(startMs >= fromMs && startMs < toMs) || !Number.isFinite(value)) return;
+    if (startMs < this.lastTsMs) this.sorted = false;
+    this.lastTsMs = startMs;
+    this.tsMs[this.count] = startMs;
+    this.values[this.count] = value > 0 ? value : 0;
+    this.count += 1;
+  }
+
+  series(): BucketSeries {
+    const { tsMs, values, count } = this;
+    tsMs.length = count;
+    values.length = count;
+    const series: BucketSeries = { tsMs, values, exposures: new Array<number>(count).fill(0) };
+    if (!this.sorted) {
+      const order = tsMs.map((_, i) => i).sort((x, y) => (tsMs[x] ?? 0) - (tsMs[y] ?? 0));
+      series.tsMs = order.map((i) => tsMs[i] ?? 0);
+      series.values = order.map((i) => values[i] ?? 0);
+    }
+    return series;
+  }
 }
 
 /**

@@ -11,7 +11,9 @@ export type {
   QuotaDimension,
   QuotaWindow,
   ReportedWindow,
+  UsageColumns,
   UsagePoint,
+  UsageSeries,
   WindowBounds,
 } from './types.ts';
 export { isValidTimeZone, zoneOffsetMs, zonedTimeToUtc } from './time-zone.ts';

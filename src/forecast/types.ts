@@ -44,6 +44,18 @@ export interface UsagePoint {
 }
 
 /**
+ * The same buckets as parallel columns (`values[i]` was used during `[tsMs[i], tsMs[i] + bucketMs)`),
+ * e.g. a cached series passed without building a point per bucket. The arrays are only read.
+ */
+export interface UsageColumns {
+  tsMs: ArrayLike<number>;
+  values: ArrayLike<number>;
+}
+
+/** Buckets as points or as columns, sorted by time. */
+export type UsageSeries = readonly UsagePoint[] | UsageColumns;
+
+/**
  * One quota of one subject at one moment. The cost of a forecast grows with the number of points:
  * hourly history buckets over 7-14 days are plenty for the hour-of-day shape.
  *
@@ -66,14 +78,16 @@ export interface ForecastInput {
   used: number;
   /**
    * Buckets of the current window up to now, sorted by `tsMs`. Buckets starting before the window
-   * (before the reset) are ignored: a reset is a sawtooth, not a trend. Missing buckets count as zero.
+   * (before the reset) or at or after `nowMs` are ignored: a reset is a sawtooth, not a trend. Missing
+   * buckets count as zero. (`current` and `history` may be one and the same series.)
    */
-  current: UsagePoint[];
+  current: UsageSeries;
   /**
    * Older buckets (e.g. the previous 7-14 days), sorted by `tsMs`, used for the hour-of-day shape and
-   * for the usual level. Missing buckets between the first one and the window start count as zero.
+   * for the usual level; buckets from the window start on are ignored. Missing buckets between the
+   * first one and the window start count as zero.
    */
-  history?: UsagePoint[];
+  history?: UsageSeries;
   /** Width of every bucket in `current` and `history`, ms (e.g. 60_000 or 600_000). */
   bucketMs: number;
   /** IANA time zone of the hour-of-day profile. Default `UTC`. */

@@ -6,13 +6,13 @@ import {
   PREDICT_LINEAR_METHOD,
   STATIC_THRESHOLD_METHOD,
 } from '../../src/forecast/index.ts';
-import type { ForecastInput } from '../../src/forecast/index.ts';
+import type { ForecastInput, UsagePoint } from '../../src/forecast/index.ts';
 
 const SECOND = 1000;
 const MINUTE = 60_000;
 
 /** Six one-minute buckets from t = 0 (the window start); `now` is 30 s into the sixth. */
-const input: ForecastInput = {
+const input: ForecastInput & { current: UsagePoint[] } = {
   nowMs: 330 * SECOND,
   windowStartMs: 0,
   resetAtMs: 3600 * SECOND,

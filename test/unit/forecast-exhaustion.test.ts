@@ -65,12 +65,15 @@ const total = (points: UsagePoint[]): number => points.reduce((sum, point) => su
 const WINDOW_START = Date.UTC(2024, 4, 6); // a Monday, 00:00 UTC
 const WINDOW_END = WINDOW_START + DAY;
 
+/** A forecast input whose buckets are points, as these tests build them. */
+type PointInput = ForecastInput & { current: UsagePoint[] };
+
 function steadyInput(options: {
   rate: number;
   elapsedMinutes: number;
   limit: number;
   seed?: number;
-}): ForecastInput {
+}): PointInput {
   const poisson = poissonSampler(createRandom(options.seed ?? 1));
   const nowMs = WINDOW_START + options.elapsedMinutes * MINUTE;
   const current = series(WINDOW_START, nowMs, MINUTE, () => poisson(options.rate));
