@@ -212,7 +212,7 @@ function createObservedPrototype(base: object): object | undefined {
       return observeWhole(this, () => text.call(this), reportText);
     }),
     json: method(function observedJson(this: Response): Promise<unknown> {
-      // What fetch's json() does: the text, parsed; in the continuation that reports the text.
+      // What fetch's json() does: the text, parsed; the parsed value is reported in the same continuation.
       return observeWhole(this, () => text.call(this), reportJson, parseJson);
     }),
     arrayBuffer: method(function observedArrayBuffer(this: Response) {

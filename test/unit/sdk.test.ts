@@ -309,6 +309,25 @@ describe('UsageCollector: whole JSON bodies', () => {
     fromBytes.scanDocumentBytes(Buffer.from(body));
     expect(fromBytes.responseModel).toBe(model);
     expect(fromBytes.readUsage()).toStrictEqual(usage);
+    // What json() hands over: the parsed value, read without scanning the text again.
+    const fromValue = new UsageCollector();
+    fromValue.readDocument(JSON.parse(body));
+    expect(fromValue.responseModel).toBe(model);
+    expect(fromValue.readUsage()).toStrictEqual(usage);
+  });
+
+  it('takes only non-negative whole counts from a parsed value', () => {
+    const collector = new UsageCollector();
+    collector.readDocument({
+      model: 'm',
+      usage: { prompt_tokens: -3, completion_tokens: 1.5, total_tokens: '9' },
+    });
+    expect(collector.readUsage()).toStrictEqual({});
+    expect(collector.responseModel).toBe('m');
+    const nothing = new UsageCollector();
+    for (const value of [null, 'text', 42, [], [null], { usage: null }]) nothing.readDocument(value);
+    expect(nothing.readUsage()).toStrictEqual({});
+    expect(nothing.responseModel).toBeUndefined();
   });
 
   it('reports nothing for a body without usage', () => {
@@ -910,6 +929,23 @@ describe('instrumentFetch', () => {
     const response = await fetchFunction(CHAT_URL, { headers: hostileHeaders as RequestInit['headers'] });
     expect(await response.json()).toStrictEqual({});
     expect(inner.calls).toHaveLength(1);
+  });
+
+  it('hands json() of a body that is not JSON its own error, and still ends the span', async () => {
+    const inner = fakeFetch(
+      () => new Response('{"usage": {"prompt_tokens": 12}', { headers: OPENAI_RESPONSE_HEADERS }),
+    );
+    const fetchFunction = instrumentFetch(inner, { pool: 'p', provider: 'openai', keyId: 'k' });
+    const response = await fetchFunction(CHAT_URL, { method: 'POST', body: CHAT_BODY });
+    await expect(response.json()).rejects.toThrow(SyntaxError);
+    const span = await onlySpan();
+    expect(span.attributes).toMatchObject({
+      'http.response.status_code': 200,
+      'keypool.outcome': 'ok',
+      'keypool.ratelimit.requests.remaining': 9_999,
+    });
+    // The text is still scanned: the usage object in it is whole, though the document is not.
+    expect(span.attributes['gen_ai.usage.input_tokens']).toBe(12);
   });
 
   it('ends the span of a response dropped unread once it is garbage collected', async () => {
