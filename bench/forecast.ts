@@ -10,10 +10,11 @@
  *
  * Daily quotas are forecast every 5 minutes of simulated time with 5-minute buckets and seven days of
  * history, as the analytics cycle does. Methods and their warnings (bench/forecast/replay.ts):
- * headroom = `forecastExhaustion`, warning when pExhaust >= 0.8 and the median ETA is before the
- * reset; predict_linear = `forecastPredictLinear` over 1 h, warning when the line reaches the limit
- * before the reset; static_80 = `forecastStaticThreshold(0.8)`, warning at 80 % used. headroom is also
- * scored at pExhaust >= 0.5 and >= 0.95 and with its default alert rule (ETA within 4 h).
+ * headroom = `forecastExhaustion`, warning as the service's default forecast alert does (pExhaust >=
+ * 0.5, so the median ETA is before the reset, and that ETA within 6 hours); predict_linear =
+ * `forecastPredictLinear` over 1 h, warning when the line reaches the limit before the reset;
+ * static_80 = `forecastStaticThreshold(0.8)`, warning at 80 % used. headroom is also scored at
+ * pExhaust >= 0.5, 0.8 and 0.95 with any ETA before the reset, and at 0.8 within 4 hours.
  *
  * Figures per method: recall = share of events (windows that ran out) warned at least 30 minutes
  * before (minute quotas: before the window started); rec.fore = the same over foreseeable events

@@ -13,6 +13,7 @@ import {
   forecastStaticThreshold,
 } from '../../src/forecast/index.ts';
 import type { Forecast, ForecastInput, UsagePoint } from '../../src/forecast/index.ts';
+import { DEFAULT_FORECAST_HORIZON_MINUTES, DEFAULT_FORECAST_P_EXHAUST } from '../../src/config/index.ts';
 import { createRandom, median, sampleStandardNormal, seedOf } from './random.ts';
 
 export const MINUTE_MS = 60_000;
@@ -26,8 +27,9 @@ export const REQUIRED_LEAD_MS = 30 * MINUTE_MS;
 export const PREDICT_LINEAR_LOOKBACK_MS = HOUR_MS;
 /** The static rule's threshold: used / limit. */
 export const STATIC_FRACTION = 0.8;
-/** headroom's default alert rule (config `alerts.forecast_horizon_minutes`): ETA within 4 hours. */
-const ALERT_HORIZON_MS = 4 * HOUR_MS;
+/** headroom's default forecast alert (config `alerts.forecast_p_exhaust`, `forecast_horizon_minutes`). */
+const ALERT_P_EXHAUST = DEFAULT_FORECAST_P_EXHAUST;
+const ALERT_HORIZON_MS = DEFAULT_FORECAST_HORIZON_MINUTES * MINUTE_MS;
 
 /** The forecasting functions compared. */
 export type BaseMethod = 'headroom' | 'predict_linear' | 'static_80';
@@ -51,20 +53,22 @@ function headroomWarns(minPExhaust: number, horizonMs: number): Scorer['warns'] 
 const crossesBeforeReset: Scorer['warns'] = (forecast) => forecast.status === 'ok' && forecast.pExhaust >= 1;
 
 /**
- * The three methods as the task defines their warnings, then headroom at other operating points:
- * - headroom: pExhaust >= 0.8 and the median ETA before the reset.
+ * The three methods, then headroom at other operating points:
+ * - headroom: headroom's default forecast alert, as the service raises it: pExhaust >= 0.5 (the median
+ *   ETA is before the reset) and that ETA within 6 hours.
  * - predict_linear: the fitted line reaches the limit before the reset.
  * - static_80: used / limit >= 0.8.
- * - headroom_p50 / headroom_p95: the same with pExhaust >= 0.5 / 0.95.
- * - headroom_alert_4h: headroom's default forecast alert rule (pExhaust >= 0.8, ETA within 4 hours).
+ * - headroom_p50 / headroom_p80 / headroom_p95: pExhaust >= 0.5 / 0.8 / 0.95, at any ETA before the reset.
+ * - headroom_p80_4h: pExhaust >= 0.8 and the ETA within 4 hours.
  */
 export const SCORERS: readonly Scorer[] = [
-  { name: 'headroom', base: 'headroom', warns: headroomWarns(0.8, Number.POSITIVE_INFINITY) },
+  { name: 'headroom', base: 'headroom', warns: headroomWarns(ALERT_P_EXHAUST, ALERT_HORIZON_MS) },
   { name: 'predict_linear', base: 'predict_linear', warns: crossesBeforeReset },
   { name: 'static_80', base: 'static_80', warns: crossesBeforeReset },
   { name: 'headroom_p50', base: 'headroom', warns: headroomWarns(0.5, Number.POSITIVE_INFINITY) },
+  { name: 'headroom_p80', base: 'headroom', warns: headroomWarns(0.8, Number.POSITIVE_INFINITY) },
   { name: 'headroom_p95', base: 'headroom', warns: headroomWarns(0.95, Number.POSITIVE_INFINITY) },
-  { name: 'headroom_alert_4h', base: 'headroom', warns: headroomWarns(0.8, ALERT_HORIZON_MS) },
+  { name: 'headroom_p80_4h', base: 'headroom', warns: headroomWarns(0.8, 4 * HOUR_MS) },
 ];
 /** The scorers the task's targets are about. */
 export const PRIMARY_SCORERS = ['headroom', 'predict_linear', 'static_80'] as const;
