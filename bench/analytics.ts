@@ -3,7 +3,7 @@
  * embedded ClickHouse holding a day of per-minute rollups for N keys with 3 quotas each
  * (requests/day, tokens/day, cost/month). Each size runs in its own process (one chDB engine per
  * process) on a fresh data directory. Sizes: BENCH_KEYS (comma-separated), default 1000,10000,50000.
- * `seconds_per_cycle` is the median of BENCH_CYCLES (default 3) steady-state cycles; the first cycle
+ * `seconds_per_cycle` is the median of BENCH_CYCLES (default 5) steady-state cycles; the first cycle
  * after a start, which loads every key's history into memory, is reported as `first_cycle_seconds`.
  * The last line is one JSON object with the figures.
  */
@@ -17,7 +17,7 @@ import { loadConfig, parseHeadroomFile } from '../src/config/index.ts';
 import { createStore } from '../src/store/index.ts';
 
 const POOLS = 10;
-const CYCLES = Number(process.env['BENCH_CYCLES'] ?? 3);
+const CYCLES = Number(process.env['BENCH_CYCLES'] ?? 5);
 
 async function child(keys: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'headroom-bench-analytics-'));
@@ -66,6 +66,18 @@ async function child(keys: number): Promise<void> {
       { start: dayStart, rows: keys * 1_440 },
     );
     const loadSeconds = (performance.now() - loadStarted) / 1000;
+    // A day of rollups inserted at once leaves merges running for a while; rollups that arrive minute
+    // by minute do not. Measure once they are done (or after two minutes).
+    const mergeWaitStarted = performance.now();
+    for (let waited = 0; waited < 120; waited += 1) {
+      const [merging] = await store.queryRows<{ n: string }>(
+        `SELECT count() AS n FROM system.merges WHERE database = {database:String}`,
+        { database: store.database },
+      );
+      if (Number(merging?.n ?? 0) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const mergeWaitSeconds = (performance.now() - mergeWaitStarted) / 1000;
 
     const log = {
       info: () => undefined,
@@ -78,12 +90,16 @@ async function child(keys: number): Promise<void> {
     const cold = await analytics.runCycle(nowMs);
     if (cold.outcome !== 'success') throw new Error(`cycle failed: ${cold.error}`);
     const seconds: number[] = [];
+    const phases: string[] = [];
     let stats;
     for (let i = 1; i <= CYCLES; i++) {
       const run = await analytics.runCycle(nowMs + i * 30_000);
       if (run.outcome !== 'success') throw new Error(`cycle failed: ${run.error}`);
       seconds.push(run.durationMs / 1000);
       stats = analytics.lastStats();
+      phases.push(
+        [stats?.readMs, stats?.computeMs, stats?.writeMs].map((ms) => Math.round(ms ?? NaN)).join('/'),
+      );
     }
     await analytics.stop();
     const sorted = [...seconds].sort((a, b) => a - b);
@@ -93,9 +109,11 @@ async function child(keys: number): Promise<void> {
         quotas: stats?.quotas,
         rollup_rows: keys * 1_440,
         load_seconds: Number(loadSeconds.toFixed(1)),
+        merge_wait_seconds: Number(mergeWaitSeconds.toFixed(1)),
         seconds_per_cycle: Number((sorted[Math.floor(sorted.length / 2)] ?? NaN).toFixed(3)),
         first_cycle_seconds: Number((cold.durationMs / 1000).toFixed(3)),
         cycles: seconds.map((s) => Number(s.toFixed(3))),
+        cycle_read_compute_write_ms: phases,
         read_ms: Math.round(stats?.readMs ?? NaN),
         compute_ms: Math.round(stats?.computeMs ?? NaN),
         write_ms: Math.round(stats?.writeMs ?? NaN),
