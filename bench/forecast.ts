@@ -14,7 +14,8 @@
  * 0.5, so the median ETA is before the reset, and that ETA within 6 hours); predict_linear =
  * `forecastPredictLinear` over 1 h, warning when the line reaches the limit before the reset;
  * static_80 = `forecastStaticThreshold(0.8)`, warning at 80 % used. headroom is also scored at
- * pExhaust >= 0.5, 0.8 and 0.95 with any ETA before the reset, and at 0.8 within 4 hours.
+ * pExhaust >= 0.5, 0.8 and 0.95 with any ETA before the reset, at 0.8 within 4 hours, and with the
+ * optional pace rule added (headroom_pace: at the pace of the last 30 minutes, out within 45).
  *
  * Figures per method: recall = share of events (windows that ran out) warned at least 30 minutes
  * before (minute quotas: before the window started); rec.fore = the same over foreseeable events

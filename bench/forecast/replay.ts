@@ -13,7 +13,11 @@ import {
   forecastStaticThreshold,
 } from '../../src/forecast/index.ts';
 import type { Forecast, ForecastInput, UsagePoint } from '../../src/forecast/index.ts';
-import { DEFAULT_FORECAST_HORIZON_MINUTES, DEFAULT_FORECAST_P_EXHAUST } from '../../src/config/index.ts';
+import {
+  DEFAULT_FORECAST_HORIZON_MINUTES,
+  DEFAULT_FORECAST_P_EXHAUST,
+  DEFAULT_PACE_LOOKBACK_MINUTES,
+} from '../../src/config/index.ts';
 import { createRandom, median, sampleStandardNormal, seedOf } from './random.ts';
 
 export const MINUTE_MS = 60_000;
@@ -30,6 +34,8 @@ export const STATIC_FRACTION = 0.8;
 /** headroom's default forecast alert (config `alerts.forecast_p_exhaust`, `forecast_horizon_minutes`). */
 const ALERT_P_EXHAUST = DEFAULT_FORECAST_P_EXHAUST;
 const ALERT_HORIZON_MS = DEFAULT_FORECAST_HORIZON_MINUTES * MINUTE_MS;
+/** The pace rule's horizon in the `headroom_pace` scorer (config `alerts.pace_horizon_minutes`). */
+export const PACE_HORIZON_MS = 45 * MINUTE_MS;
 
 /** The forecasting functions compared. */
 export type BaseMethod = 'headroom' | 'predict_linear' | 'static_80';
@@ -39,6 +45,11 @@ export interface Scorer {
   name: string;
   base: BaseMethod;
   warns: (forecast: Forecast, nowMs: number) => boolean;
+  /**
+   * Also warn as headroom's pace rule does: at the pace of the last `lookbackMs` (predict_linear over
+   * that range) the window runs out within `withinMs`. Daily windows only.
+   */
+  pace?: { lookbackMs: number; withinMs: number };
 }
 
 function headroomWarns(minPExhaust: number, horizonMs: number): Scorer['warns'] {
@@ -60,6 +71,8 @@ const crossesBeforeReset: Scorer['warns'] = (forecast) => forecast.status === 'o
  * - static_80: used / limit >= 0.8.
  * - headroom_p50 / headroom_p80 / headroom_p95: pExhaust >= 0.5 / 0.8 / 0.95, at any ETA before the reset.
  * - headroom_p80_4h: pExhaust >= 0.8 and the ETA within 4 hours.
+ * - headroom_pace: the default forecast alert plus the pace rule (`alerts.pace_horizon_minutes: 45`):
+ *   at the pace of the last 30 minutes the window runs out within 45 minutes.
  */
 export const SCORERS: readonly Scorer[] = [
   { name: 'headroom', base: 'headroom', warns: headroomWarns(ALERT_P_EXHAUST, ALERT_HORIZON_MS) },
@@ -69,6 +82,12 @@ export const SCORERS: readonly Scorer[] = [
   { name: 'headroom_p80', base: 'headroom', warns: headroomWarns(0.8, Number.POSITIVE_INFINITY) },
   { name: 'headroom_p95', base: 'headroom', warns: headroomWarns(0.95, Number.POSITIVE_INFINITY) },
   { name: 'headroom_p80_4h', base: 'headroom', warns: headroomWarns(0.8, 4 * HOUR_MS) },
+  {
+    name: 'headroom_pace',
+    base: 'headroom',
+    warns: headroomWarns(ALERT_P_EXHAUST, ALERT_HORIZON_MS),
+    pace: { lookbackMs: DEFAULT_PACE_LOOKBACK_MINUTES * MINUTE_MS, withinMs: PACE_HORIZON_MS },
+  },
 ];
 /** The scorers the task's targets are about. */
 export const PRIMARY_SCORERS = ['headroom', 'predict_linear', 'static_80'] as const;
@@ -187,9 +206,20 @@ export function replayDailyCase(item: DailyCase): CaseOutcome {
         forecast = forecastWith(scorer.base, input);
         forecasts.set(scorer.base, forecast);
       }
-      if (scorer.warns(forecast, nowMs)) {
+      let etaMs: number | null | undefined = scorer.warns(forecast, nowMs) ? forecast.etaP50Ms : undefined;
+      if (etaMs === undefined && scorer.pace !== undefined) {
+        const pace = forecastPredictLinear(input, scorer.pace.lookbackMs);
+        if (
+          pace.status === 'ok' &&
+          pace.etaP50Ms !== null &&
+          pace.etaP50Ms < resetAtMs &&
+          pace.etaP50Ms - nowMs <= scorer.pace.withinMs
+        )
+          etaMs = pace.etaP50Ms;
+      }
+      if (etaMs !== undefined) {
         outcome.warnMs = nowMs;
-        outcome.etaMs = forecast.etaP50Ms;
+        outcome.etaMs = etaMs;
         pending -= 1;
       }
     }

@@ -14,6 +14,8 @@ export interface ForecastFacts {
   etaP50Ms: number | null;
   pExhaust: number;
   status: string;
+  /** When the quota runs out at the pace of the last `paceLookbackMs`, before its reset; else null. */
+  paceEtaMs?: number | null;
 }
 
 export interface RuleSettings {
@@ -21,6 +23,9 @@ export interface RuleSettings {
   criticalRatio: number;
   forecastPExhaust: number;
   forecastHorizonMs: number;
+  /** The pace rule fires when the pace ETA is within this; 0 turns the rule off. */
+  paceHorizonMs?: number;
+  paceLookbackMs?: number;
 }
 
 function formatTime(ms: number): string {
@@ -43,8 +48,11 @@ function adviceFor(f: ForecastFacts): string {
 }
 
 /**
- * The threshold rule (usage as a share of the limit, 80 % warning / 95 % critical by default) and the
- * forecast rule (likely to run out before reset, within the horizon). Pure: forecasts in, conditions out.
+ * The threshold rule (usage as a share of the limit, 80 % warning / 95 % critical by default), the
+ * forecast rule (likely to run out before reset, within the horizon) and, when enabled, the pace rule
+ * (a fast burn: at the pace of the last minutes the quota runs out within its horizon; what a surge
+ * looks like before the forecast, which weighs the whole day, catches up). Pure: forecasts in,
+ * conditions out.
  */
 export function evaluateRules(
   forecasts: readonly ForecastFacts[],
@@ -97,6 +105,26 @@ export function evaluateRules(
         severity: eta - nowMs <= settings.forecastHorizonMs / 4 ? 'critical' : 'warning',
         ...base,
         summary: `${subjectLabel(f)} in pool ${f.pool} will run out of ${f.quotaId} around ${formatTime(eta)} (p=${f.pExhaust.toFixed(2)}), before it resets ${formatTime(f.resetAtMs)}`,
+        facts,
+      });
+    }
+    const paceEta = f.paceEtaMs ?? null;
+    const paceHorizonMs = settings.paceHorizonMs ?? 0;
+    if (
+      paceHorizonMs > 0 &&
+      // The pace needs no history: a new key that switches on and burns fast is the case it is for.
+      f.status !== 'exhausted' &&
+      paceEta !== null &&
+      paceEta < f.resetAtMs &&
+      paceEta - nowMs <= paceHorizonMs
+    ) {
+      const minutes = Math.round((settings.paceLookbackMs ?? 0) / 60_000);
+      conditions.push({
+        alertId: `pace:${f.pool}:${f.subjectKind}:${f.subjectId}:${f.quotaId}`,
+        rule: 'pace',
+        severity: 'critical',
+        ...base,
+        summary: `${subjectLabel(f)} in pool ${f.pool} is burning ${f.quotaId} fast: at the pace of the last ${minutes} minutes it runs out around ${formatTime(paceEta)}, before it resets ${formatTime(f.resetAtMs)}`,
         facts,
       });
     }

@@ -4,7 +4,7 @@ export type AlertState = 'pending' | 'firing' | 'resolved';
 /** What a rule found true in one cycle. */
 export interface AlertCondition {
   alertId: string;
-  rule: 'threshold' | 'forecast';
+  rule: 'threshold' | 'forecast' | 'pace';
   severity: Severity;
   pool: string;
   subjectKind: string;

@@ -2,6 +2,7 @@ import type { HeadroomFile } from '../config/index.ts';
 import {
   forecastExhaustion,
   forecastPoolCapacity,
+  forecastPredictLinear,
   windowBounds,
   type Forecast,
   type PoolCapacityForecast,
@@ -19,6 +20,11 @@ export interface QuotaForecast {
   quota: QuotaDef;
   windowStartMs: number;
   forecast: Forecast;
+  /**
+   * When the quota runs out at the pace of the last `paceLookbackMs` (Prometheus' predict_linear over
+   * that range), if before the reset; null otherwise, or when the pace is not asked for.
+   */
+  paceEtaMs: number | null;
 }
 
 export interface SubjectForecast {
@@ -51,6 +57,8 @@ export interface CycleInputs {
   prefixes: ReadonlyMap<number, ReadonlyMap<string, UsageBucketRow>>;
   providerLimits: readonly ProviderLimitRow[];
   throttling: readonly ThrottlingRow[];
+  /** Range of the pace projection of calendar and provider windows; undefined: none. */
+  paceLookbackMs?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -301,6 +309,7 @@ function forecastQuota(
     return {
       quota,
       windowStartMs: nowMs - windowMs,
+      paceEtaMs: null,
       forecast: {
         method: next?.method ?? 'none',
         status: next?.status ?? 'insufficient_data',
@@ -363,7 +372,25 @@ function forecastQuota(
     bucketMs: fit.bucketMs,
     timeZone: quota.timeZone,
   });
-  return { quota, windowStartMs: bounds.startMs, forecast };
+  let paceEtaMs: number | null = null;
+  if (inputs.paceLookbackMs !== undefined && inputs.paceLookbackMs > 0) {
+    // Fine buckets cover the last day, which is as far back as a pace looks.
+    const pace = forecastPredictLinear(
+      {
+        nowMs,
+        windowStartMs: fitStartMs,
+        resetAtMs: bounds.resetAtMs,
+        limit: quota.limit,
+        used: Math.max(0, used),
+        current: usage.fine,
+        bucketMs,
+      },
+      inputs.paceLookbackMs,
+    );
+    if (pace.status === 'ok' && pace.etaP50Ms !== null && pace.etaP50Ms < bounds.resetAtMs)
+      paceEtaMs = pace.etaP50Ms;
+  }
+  return { quota, windowStartMs: bounds.startMs, forecast, paceEtaMs };
 }
 
 function poolCapacity(results: readonly SubjectForecast[], nowMs: number): PoolCapacity[] {

@@ -93,6 +93,8 @@ export function createAnalytics(options: {
       criticalRatio: file.alerts.critical_ratio,
       forecastPExhaust: file.alerts.forecast_p_exhaust,
       forecastHorizonMs: file.alerts.forecast_horizon_minutes * 60_000,
+      paceHorizonMs: file.alerts.pace_horizon_minutes * 60_000,
+      paceLookbackMs: file.alerts.pace_lookback_minutes * 60_000,
     },
     policy: {
       forMs: file.alerts.for_seconds * 1000,
@@ -142,6 +144,9 @@ export function createAnalytics(options: {
       prefixes,
       providerLimits,
       throttling,
+      ...(file.alerts.pace_horizon_minutes > 0
+        ? { paceLookbackMs: file.alerts.pace_lookback_minutes * 60_000 }
+        : {}),
     });
 
     const rows: ForecastRow[] = [];
@@ -198,6 +203,7 @@ export function createAnalytics(options: {
           etaP50Ms: f.etaP50Ms,
           pExhaust: f.pExhaust,
           status: f.status,
+          paceEtaMs: q.paceEtaMs,
         });
       }
     }

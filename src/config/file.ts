@@ -10,6 +10,8 @@ import { ErrorCode, HeadroomError } from '../errors/index.ts';
  */
 export const DEFAULT_FORECAST_P_EXHAUST = 0.5;
 export const DEFAULT_FORECAST_HORIZON_MINUTES = 360;
+/** The pace rule's lookback; the rule itself is off until `pace_horizon_minutes` is set. */
+export const DEFAULT_PACE_LOOKBACK_MINUTES = 30;
 
 const DIMENSIONS = ['requests', 'tokens', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
 
@@ -96,6 +98,8 @@ const fileSchema = z
         critical_ratio: z.number().gt(0).max(1).default(0.95),
         forecast_p_exhaust: z.number().gt(0).max(1).default(DEFAULT_FORECAST_P_EXHAUST),
         forecast_horizon_minutes: z.number().positive().default(DEFAULT_FORECAST_HORIZON_MINUTES),
+        pace_lookback_minutes: z.number().min(5).max(1440).default(DEFAULT_PACE_LOOKBACK_MINUTES),
+        pace_horizon_minutes: z.number().min(0).default(0),
         for_seconds: z.number().min(0).default(0),
         keep_firing_for_seconds: z.number().min(0).default(0),
         slack_channel: z.string().min(1).optional(),
@@ -106,6 +110,8 @@ const fileSchema = z
         critical_ratio: 0.95,
         forecast_p_exhaust: DEFAULT_FORECAST_P_EXHAUST,
         forecast_horizon_minutes: DEFAULT_FORECAST_HORIZON_MINUTES,
+        pace_lookback_minutes: DEFAULT_PACE_LOOKBACK_MINUTES,
+        pace_horizon_minutes: 0,
         for_seconds: 0,
         keep_firing_for_seconds: 0,
       }),

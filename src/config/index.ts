@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import { DEFAULT_FILE, readHeadroomFile, type HeadroomFile } from './file.ts';
 
-export { DEFAULT_FORECAST_HORIZON_MINUTES, DEFAULT_FORECAST_P_EXHAUST, parseHeadroomFile } from './file.ts';
+export {
+  DEFAULT_FORECAST_HORIZON_MINUTES,
+  DEFAULT_FORECAST_P_EXHAUST,
+  DEFAULT_PACE_LOOKBACK_MINUTES,
+  parseHeadroomFile,
+} from './file.ts';
 export type { HeadroomFile, PoolSpec, QuotaDimensionName, QuotaSpec } from './file.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */

@@ -35,6 +35,7 @@ function quotasOf(s: SubjectForecast): object[] {
     eta_p50: iso(q.forecast.etaP50Ms),
     eta_p90: iso(q.forecast.etaP90Ms),
     p_exhaust: round(q.forecast.pExhaust),
+    pace_eta: iso(q.paceEtaMs),
     status: q.forecast.status,
     method: q.forecast.method,
   }));

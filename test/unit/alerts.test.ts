@@ -46,6 +46,28 @@ describe('alert rules', () => {
     expect(evaluateRules([{ ...likely, etaP50Ms: NOW + 5 * HOUR }], rules, NOW)).toEqual([]);
     expect(evaluateRules([{ ...likely, status: 'insufficient_data' }], rules, NOW)).toEqual([]);
   });
+
+  it('fires the pace rule, when enabled, for a fast burn within its horizon, also without history', () => {
+    const pace = { ...rules, paceHorizonMs: 45 * 60_000, paceLookbackMs: 30 * 60_000 };
+    const burning = facts({ paceEtaMs: NOW + 40 * 60_000, status: 'insufficient_data' });
+    const [condition] = evaluateRules([burning], pace, NOW);
+    expect(condition).toMatchObject({
+      rule: 'pace',
+      severity: 'critical',
+      alertId: 'pace:p:key:k:requests_per_day',
+    });
+    expect(condition?.summary).toContain(
+      'at the pace of the last 30 minutes it runs out around 2026-11-21 15:40 UTC',
+    );
+    // Off by default, beyond its horizon, after the reset, or once the quota has run out.
+    expect(evaluateRules([burning], rules, NOW)).toEqual([]);
+    expect(evaluateRules([{ ...burning, paceEtaMs: NOW + 50 * 60_000 }], pace, NOW)).toEqual([]);
+    expect(evaluateRules([{ ...burning, resetAtMs: NOW + 30 * 60_000 }], pace, NOW)).toEqual([]);
+    expect(evaluateRules([{ ...burning, paceEtaMs: null }], pace, NOW)).toEqual([]);
+    expect(
+      evaluateRules([{ ...burning, used: 1000, status: 'exhausted' }], pace, NOW).map((c) => c.rule),
+    ).toEqual(['threshold']);
+  });
 });
 
 describe('alert lifecycle', () => {

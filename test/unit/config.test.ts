@@ -64,7 +64,21 @@ pools:
       'headroom.yaml',
     );
     expect(file.analytics).toEqual({ interval_seconds: 30, history_days: 7 });
-    expect(file.alerts.warning_ratio).toBe(0.8);
+    expect(file.alerts).toMatchObject({
+      warning_ratio: 0.8,
+      forecast_p_exhaust: 0.5,
+      forecast_horizon_minutes: 360,
+      pace_lookback_minutes: 30,
+      pace_horizon_minutes: 0,
+    });
+    expect(parseHeadroomFile('alerts: { pace_horizon_minutes: 45 }', 'f.yaml').alerts).toMatchObject({
+      pace_horizon_minutes: 45,
+      pace_lookback_minutes: 30,
+      forecast_p_exhaust: 0.5,
+    });
+    expect(() => parseHeadroomFile('alerts: { pace_lookback_minutes: 1 }', 'f.yaml')).toThrow(
+      /alerts\.pace_lookback_minutes/,
+    );
     expect(file.pools[0]?.key_quotas[0]).toEqual({
       dimension: 'requests',
       window: 'day',
