@@ -89,6 +89,10 @@ async function child(keys: number): Promise<void> {
     // The first cycle loads every key's history into memory; the next ones read only new minutes.
     const cold = await analytics.runCycle(nowMs);
     if (cold.outcome !== 'success') throw new Error(`cycle failed: ${cold.error}`);
+    const coldStats = analytics.lastStats();
+    const coldPhases = [coldStats?.readMs, coldStats?.computeMs, coldStats?.writeMs]
+      .map((ms) => Math.round(ms ?? NaN))
+      .join('/');
     const seconds: number[] = [];
     const phases: string[] = [];
     let stats;
@@ -112,6 +116,7 @@ async function child(keys: number): Promise<void> {
         merge_wait_seconds: Number(mergeWaitSeconds.toFixed(1)),
         seconds_per_cycle: Number((sorted[Math.floor(sorted.length / 2)] ?? NaN).toFixed(3)),
         first_cycle_seconds: Number((cold.durationMs / 1000).toFixed(3)),
+        first_cycle_read_compute_write_ms: coldPhases,
         cycles: seconds.map((s) => Number(s.toFixed(3))),
         cycle_read_compute_write_ms: phases,
         read_ms: Math.round(stats?.readMs ?? NaN),

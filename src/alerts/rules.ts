@@ -37,14 +37,27 @@ function formatAmount(value: number, dimension: string): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
+/** Who the alert is about, as its summary starts: `key k in pool p`, `partition o in pool p`, `pool p`. */
 function subjectLabel(f: ForecastFacts): string {
-  return f.subjectKind === 'partition' ? `partition ${f.subjectId}` : `key ${f.subjectId}`;
+  switch (f.subjectKind) {
+    case 'pool':
+      return `pool ${f.pool}`;
+    case 'partition':
+      return `partition ${f.subjectId} in pool ${f.pool}`;
+    default:
+      return `key ${f.subjectId} in pool ${f.pool}`;
+  }
 }
 
 function adviceFor(f: ForecastFacts): string {
-  return f.subjectKind === 'partition'
-    ? `Every key of partition ${f.subjectId} shares this quota: move traffic to keys of another partition, or raise the quota before ${formatTime(f.resetAtMs)}.`
-    : `Shift traffic to other keys of pool ${f.pool} (headroom's advice already lowers this key's weight), or raise the quota.`;
+  switch (f.subjectKind) {
+    case 'pool':
+      return `Every key of pool ${f.pool} counts against this quota, so rebalancing cannot help: shed or defer traffic, or raise the quota before ${formatTime(f.resetAtMs)}.`;
+    case 'partition':
+      return `Every key of partition ${f.subjectId} shares this quota: move traffic to keys of another partition, or raise the quota before ${formatTime(f.resetAtMs)}.`;
+    default:
+      return `Shift traffic to other keys of pool ${f.pool} (headroom's advice already lowers this key's weight), or raise the quota.`;
+  }
 }
 
 /**
@@ -87,7 +100,7 @@ export function evaluateRules(
         rule: 'threshold',
         severity,
         ...base,
-        summary: `${subjectLabel(f)} in pool ${f.pool} ${what} ${f.quotaId} (${formatAmount(f.used, f.dimension)} / ${formatAmount(f.limit, f.dimension)}); resets ${formatTime(f.resetAtMs)}`,
+        summary: `${subjectLabel(f)} ${what} ${f.quotaId} (${formatAmount(f.used, f.dimension)} / ${formatAmount(f.limit, f.dimension)}); resets ${formatTime(f.resetAtMs)}`,
         facts,
       });
     }
@@ -104,7 +117,7 @@ export function evaluateRules(
         rule: 'forecast',
         severity: eta - nowMs <= settings.forecastHorizonMs / 4 ? 'critical' : 'warning',
         ...base,
-        summary: `${subjectLabel(f)} in pool ${f.pool} will run out of ${f.quotaId} around ${formatTime(eta)} (p=${f.pExhaust.toFixed(2)}), before it resets ${formatTime(f.resetAtMs)}`,
+        summary: `${subjectLabel(f)} will run out of ${f.quotaId} around ${formatTime(eta)} (p=${f.pExhaust.toFixed(2)}), before it resets ${formatTime(f.resetAtMs)}`,
         facts,
       });
     }
@@ -124,7 +137,7 @@ export function evaluateRules(
         rule: 'pace',
         severity: 'critical',
         ...base,
-        summary: `${subjectLabel(f)} in pool ${f.pool} is burning ${f.quotaId} fast: at the pace of the last ${minutes} minutes it runs out around ${formatTime(paceEta)}, before it resets ${formatTime(f.resetAtMs)}`,
+        summary: `${subjectLabel(f)} is burning ${f.quotaId} fast: at the pace of the last ${minutes} minutes it runs out around ${formatTime(paceEta)}, before it resets ${formatTime(f.resetAtMs)}`,
         facts,
       });
     }

@@ -25,6 +25,12 @@ function amount(value: number, dimension: string): string {
 }
 
 /** Block Kit for an alert: subject, quota, used / limit, ETA, reset and what to do. */
+const SUBJECT_TITLES: Readonly<Record<string, string>> = {
+  key: 'Key',
+  partition: 'Partition',
+  pool: 'Pool quota',
+};
+
 export function buildAlertBlocks(alert: Alert, resolved: boolean): KnownBlock[] {
   const f = alert.facts;
   const icon = resolved
@@ -49,7 +55,7 @@ export function buildAlertBlocks(alert: Alert, resolved: boolean): KnownBlock[] 
         { type: 'mrkdwn', text: `*Pool*\n${alert.pool}` },
         {
           type: 'mrkdwn',
-          text: `*${alert.subjectKind === 'partition' ? 'Partition' : 'Key'}*\n\`${alert.subjectId}\``,
+          text: `*${SUBJECT_TITLES[alert.subjectKind] ?? 'Key'}*\n\`${alert.subjectId}\``,
         },
         { type: 'mrkdwn', text: `*Quota*\n${alert.quotaId}` },
         {

@@ -193,6 +193,7 @@ export function currentWindowStarts(file: HeadroomFile, nowMs: number): Set<numb
   };
   for (const pool of file.pools) {
     pool.key_quotas.forEach(visit);
+    pool.quotas.forEach(visit);
     pool.keys.forEach((k) => k.quotas.forEach(visit));
     pool.partitions.forEach((p) => p.quotas.forEach(visit));
   }

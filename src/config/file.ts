@@ -68,6 +68,8 @@ const poolSchema = z
     name: z.string().min(1),
     /** Quotas every key of the pool has unless it lists its own. */
     key_quotas: z.array(quotaSchema).default([]),
+    /** Quotas of the pool as a whole: every key's usage counts against them (e.g. a team's spend cap). */
+    quotas: z.array(quotaSchema).default([]),
     keys: z.array(keySchema).default([]),
     partitions: z.array(partitionSchema).default([]),
     slack_channel: z.string().min(1).optional(),

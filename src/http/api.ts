@@ -105,6 +105,9 @@ export async function registerApi(
             runs_dry_at: iso(c.capacity.etaMs),
             capacity_before_earliest_reset: round(c.capacity.capacityBeforeEarliestReset),
           })),
+        quotas: snapshot.subjects
+          .filter((s) => s.subject.pool === pool && s.subject.kind === 'pool')
+          .flatMap((s) => quotasOf(s)),
         partitions: snapshot.subjects
           .filter((s) => s.subject.pool === pool && s.subject.kind === 'partition')
           .map((s) => ({ partition: s.subject.id, keys: s.subject.keyIds, quotas: quotasOf(s) })),

@@ -30,6 +30,7 @@ alerts:
   slack_channel: '#llm-keys'
 pools:
   - name: loop
+    quotas: [{ dimension: requests, window: day, limit: 1000000, time_zone: ${timeZone} }]
     keys:
 ${KEYS.map(
   (k) => `      - id: ${k.keyId}
@@ -151,6 +152,19 @@ describe('the whole loop: spans → forecast → Slack alert → advice', () => 
     expect(byKey.get('key-b')?.eta_p50).not.toBeNull();
     expect(byKey.get('key-a')?.p_exhaust).toBeLessThan(0.05);
     expect(byKey.get('key-a')?.eta_p50).toBeNull();
+
+    // The pool's own quota counts every key's usage (and is far from running out: no alert for it).
+    const pools = (await (await fetch(`${running.url}/v1/pools`)).json()) as {
+      pools: Array<{
+        pool: string;
+        quotas: Array<{ quota_id: string; used: number; limit: number; p_exhaust: number }>;
+      }>;
+    };
+    const poolQuota = pools.pools.find((p) => p.pool === 'loop')?.quotas[0];
+    const usedByKeys = [...byKey.values()].reduce((sum, quota) => sum + (quota?.used ?? 0), 0);
+    expect(poolQuota).toMatchObject({ quota_id: 'requests_per_day', limit: 1_000_000 });
+    expect(poolQuota?.used).toBeCloseTo(usedByKeys, 0);
+    expect(poolQuota?.p_exhaust).toBe(0);
 
     const adviceResponse = await fetch(`${running.url}/v1/pools/loop/advice`);
     expect(adviceResponse.status).toBe(200);

@@ -47,6 +47,22 @@ describe('alert rules', () => {
     expect(evaluateRules([{ ...likely, status: 'insufficient_data' }], rules, NOW)).toEqual([]);
   });
 
+  it('names the subject: a key or a partition in its pool, or the pool itself', () => {
+    const over = { used: 900 };
+    const [key] = evaluateRules([facts(over)], rules, NOW);
+    const [partition] = evaluateRules(
+      [facts({ ...over, subjectKind: 'partition', subjectId: 'org-1' })],
+      rules,
+      NOW,
+    );
+    const [pool] = evaluateRules([facts({ ...over, subjectKind: 'pool', subjectId: 'p' })], rules, NOW);
+    expect(key?.summary).toMatch(/^key k in pool p has used 90 %/);
+    expect(partition?.summary).toMatch(/^partition org-1 in pool p has used 90 %/);
+    expect(pool?.summary).toMatch(/^pool p has used 90 % of requests_per_day/);
+    expect(pool?.alertId).toBe('threshold:p:pool:p:requests_per_day');
+    expect(pool?.facts.advice).toMatch(/rebalancing cannot help/);
+  });
+
   it('fires the pace rule, when enabled, for a fast burn within its horizon, also without history', () => {
     const pace = { ...rules, paceHorizonMs: 45 * 60_000, paceLookbackMs: 30 * 60_000 };
     const burning = facts({ paceEtaMs: NOW + 40 * 60_000, status: 'insufficient_data' });

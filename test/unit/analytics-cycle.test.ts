@@ -49,6 +49,26 @@ function inputs(paceLookbackMs?: number): CycleInputs {
 }
 
 describe('analytics cycle', () => {
+  it('forecasts a pool quota over the usage of every key of the pool', () => {
+    const other = { ...surgingKey(), key_id: 'k2' };
+    const result = computeCycle({
+      ...inputs(),
+      file: parseHeadroomFile(
+        'pools: [{ name: p, quotas: [{ dimension: requests, window: day, limit: 10000 }] }]',
+        'test.yaml',
+      ),
+      series: [surgingKey(), other],
+    });
+    const pool = result.subjects.find((s) => s.subject.kind === 'pool');
+    expect(pool?.subject).toMatchObject({ pool: 'p', id: 'p', keyIds: ['k', 'k2'] });
+    expect(pool?.quotas[0]?.forecast.used).toBe(2 * 2440);
+    // Pool quotas bound the pool as a whole: they do not weigh one key against another.
+    expect(result.headroom.get('p')?.map((h) => h.reason)).toEqual([
+      'no quota known: median weight',
+      'no quota known: median weight',
+    ]);
+  });
+
   it('projects the pace of the last minutes of a calendar window when asked to', () => {
     const [quota] = computeCycle(inputs(30 * MINUTE)).subjects[0]?.quotas ?? [];
     expect(quota?.forecast.used).toBe(690 + 1500 + 250);

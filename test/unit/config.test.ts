@@ -85,6 +85,13 @@ pools:
       limit: 1000,
       time_zone: 'America/Los_Angeles',
     });
+    expect(file.pools[0]?.quotas).toEqual([]);
+    expect(
+      parseHeadroomFile(
+        'pools: [{ name: p, quotas: [{ dimension: cost_usd, window: month, limit: 5000 }] }]',
+        'f.yaml',
+      ).pools[0]?.quotas[0],
+    ).toMatchObject({ dimension: 'cost_usd', window: 'month', limit: 5000, time_zone: 'UTC' });
     expect(file.pools[0]?.partitions[0]?.quotas[0]).toMatchObject({
       window: 'month',
       anchor_day: 15,
