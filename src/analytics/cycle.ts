@@ -212,6 +212,7 @@ export function computeCycle(inputs: CycleInputs): {
   const { nowMs } = inputs;
   const subjects = buildSubjects(inputs.file, inputs.series, inputs.providerLimits, nowMs);
   const seriesByKey = new Map(inputs.series.map((k) => [keyOf(k.pool, k.key_id), k]));
+  const boundsMemo = new Map<string, WindowBounds>();
 
   const results: SubjectForecast[] = [];
   for (const subject of subjects) {
@@ -241,7 +242,7 @@ export function computeCycle(inputs: CycleInputs): {
       let usage = usageByDimension.get(quota.dimension);
       if (usage === undefined)
         usageByDimension.set(quota.dimension, (usage = subjectUsage(keys, quota.dimension)));
-      quotas.push(forecastQuota(quota, usage, subject, inputs));
+      quotas.push(forecastQuota(quota, usage, subject, inputs, boundsMemo));
     }
     results.push({ subject, quotas, perRequest });
   }
@@ -261,21 +262,15 @@ function sumFrom(series: Series, fromMs: number): number {
   return sum;
 }
 
-/** Bounds of configured windows at one `nowMs`: every key of a pool shares them. */
-const boundsMemo: { nowMs: number; byWindow: Map<string, WindowBounds> } = {
-  nowMs: Number.NaN,
-  byWindow: new Map(),
-};
-
-function calendarWindowBounds(window: QuotaWindow, nowMs: number): WindowBounds {
+/**
+ * Bounds of a configured window at `nowMs`, remembered in `memo` for the cycle: every key of a pool
+ * shares its quota windows.
+ */
+function configuredBounds(window: QuotaWindow, nowMs: number, memo: Map<string, WindowBounds>): WindowBounds {
   if (window.kind !== 'calendar') return windowBounds(window, nowMs);
-  if (boundsMemo.nowMs !== nowMs) {
-    boundsMemo.nowMs = nowMs;
-    boundsMemo.byWindow.clear();
-  }
   const id = `${window.unit}|${window.timeZone}|${window.anchorDay ?? ''}|${window.anchorHour ?? ''}`;
-  let bounds = boundsMemo.byWindow.get(id);
-  if (bounds === undefined) boundsMemo.byWindow.set(id, (bounds = windowBounds(window, nowMs)));
+  let bounds = memo.get(id);
+  if (bounds === undefined) memo.set(id, (bounds = windowBounds(window, nowMs)));
   return bounds;
 }
 
@@ -284,6 +279,7 @@ function forecastQuota(
   usage: SubjectUsage,
   subject: Subject,
   inputs: CycleInputs,
+  boundsMemo: Map<string, WindowBounds>,
 ): QuotaForecast {
   const { nowMs, bucketMs } = inputs;
   if (quota.window.kind === 'rolling') {
@@ -333,7 +329,7 @@ function forecastQuota(
           resetAtMs: quota.reported.resetAtMs,
           windowSeconds: quota.reported.windowSeconds,
         })
-      : calendarWindowBounds(quota.window, nowMs);
+      : configuredBounds(quota.window, nowMs, boundsMemo);
   const windowMs = bounds.resetAtMs - bounds.startMs;
 
   let used: number;

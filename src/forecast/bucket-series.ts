@@ -23,14 +23,15 @@ export interface BucketSeries {
  */
 export function selectSeries(series: UsageSeries | undefined, fromMs: number, toMs: number): BucketSeries {
   if (series === undefined) return { tsMs: [], values: [], exposures: [] };
-  const picked = isColumns(series) ? new Picked(series.tsMs.length) : new Picked(series.length);
   if (isColumns(series)) {
     const { tsMs, values } = series;
+    const picked = new Picked(tsMs.length);
     for (let i = 0; i < tsMs.length; i += 1)
       picked.add(tsMs[i] ?? Number.NaN, values[i] ?? Number.NaN, fromMs, toMs);
-  } else {
-    for (const point of series) picked.add(point.tsMs, point.value, fromMs, toMs);
+    return picked.series();
   }
+  const picked = new Picked(series.length);
+  for (const point of series) picked.add(point.tsMs, point.value, fromMs, toMs);
   return picked.series();
 }
 

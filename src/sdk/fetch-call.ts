@@ -100,31 +100,28 @@ export class FetchCall implements ResponseObserver {
   // Body observation never fails the caller's read: a failure here loses the usage, not the span.
 
   text(text: string): void {
-    try {
-      const collector = (this.#collector = new UsageCollector());
+    this.#endWithWholeBody((collector) => {
       if (this.#bodyKind === 'events') collector.scanText(text);
       else collector.scanDocument(text);
-    } catch (error) {
-      this.#dropUsage(error);
-    }
-    this.#end(undefined, undefined);
+    });
   }
 
   document(value: unknown): void {
-    try {
-      (this.#collector = new UsageCollector()).readDocument(value);
-    } catch (error) {
-      this.#dropUsage(error);
-    }
-    this.#end(undefined, undefined);
+    this.#endWithWholeBody((collector) => collector.readDocument(value));
   }
 
   bytes(bytes: Uint8Array): void {
-    try {
-      const collector = (this.#collector = new UsageCollector());
+    this.#endWithWholeBody((collector) => {
       const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       if (this.#bodyKind === 'events') collector.scanText(buffer.toString('utf8'));
       else collector.scanDocumentBytes(buffer);
+    });
+  }
+
+  /** The whole body was read: collects its usage with `read`, then ends the span. */
+  #endWithWholeBody(read: (collector: UsageCollector) => void): void {
+    try {
+      read((this.#collector = new UsageCollector()));
     } catch (error) {
       this.#dropUsage(error);
     }

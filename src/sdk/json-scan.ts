@@ -5,6 +5,8 @@
  * `"usage"` followed by `:` can only be a real object key, never text inside a message.
  */
 
+import { asRecord } from '../telemetry/index.ts';
+
 const MAX_OBJECT_CHARS = 64 * 1024;
 
 /** Index just past the whitespace and `:` that follow a key token ending at `from`, or -1. */
@@ -27,7 +29,7 @@ function skipSpace(text: string, from: number): number {
  * The JSON object that starts at `start` (which must be a `{`), parsed; undefined when there is
  * none, it is not closed within the text, or it is not valid JSON.
  */
-export function readObjectAt(text: string, start: number): Record<string, unknown> | undefined {
+export function readObjectAt(text: string, start: number): Readonly<Record<string, unknown>> | undefined {
   const end = findObjectEnd(text, start);
   return end === -1 ? undefined : parseObject(text.slice(start, end));
 }
@@ -58,12 +60,9 @@ export function findObjectEnd(text: string, start: number): number {
   return -1;
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
+function parseObject(text: string): Readonly<Record<string, unknown>> | undefined {
   try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return asRecord(JSON.parse(text));
   } catch {
     return undefined;
   }

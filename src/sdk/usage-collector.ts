@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { asRecord } from '../telemetry/index.ts';
 import { findObjectEnd, readObjectAt, readStringAt, skipToValue } from './json-scan.ts';
 
 /** Token usage of one call, as the GenAI semantic conventions count it. */
@@ -93,15 +94,14 @@ export class UsageCollector {
     const items: readonly unknown[] = Array.isArray(document) ? document : [document];
     for (const item of items) {
       if (this.responseModel !== undefined) break;
-      if (!isRecord(item)) continue;
-      const model = item['model'] ?? item['modelVersion'];
+      const record = asRecord(item);
+      const model = record?.['model'] ?? record?.['modelVersion'];
       if (typeof model === 'string' && model !== '') this.responseModel = model;
     }
     for (let index = items.length - 1; index >= 0; index--) {
-      const item = items[index];
-      if (!isRecord(item)) continue;
-      const usage = item['usage'] ?? item['usageMetadata'];
-      if (isRecord(usage)) {
+      const record = asRecord(items[index]);
+      const usage = asRecord(record?.['usage'] ?? record?.['usageMetadata']);
+      if (usage !== undefined) {
         this.#applyUsageObject(usage, 0);
         return;
       }
@@ -138,14 +138,15 @@ export class UsageCollector {
   }
 
   /** Applies the counts of a parsed usage object and of the `*_details` objects inside it. */
-  #applyUsageObject(usage: Record<string, unknown>, depth: number): void {
+  #applyUsageObject(usage: Readonly<Record<string, unknown>>, depth: number): void {
     for (const name in usage) {
       const value = usage[name];
       if (typeof value === 'number') {
         if (Number.isSafeInteger(value) && value >= 0) this.#applyCount(name, value);
-      } else if (depth === 0 && isRecord(value)) {
-        this.#applyUsageObject(value, 1);
+        continue;
       }
+      const details = depth === 0 ? asRecord(value) : undefined;
+      if (details !== undefined) this.#applyUsageObject(details, 1);
     }
   }
 
@@ -268,8 +269,4 @@ export class UsageCollector {
 function sumKnown(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined && b === undefined) return undefined;
   return (a ?? 0) + (b ?? 0);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,6 +3,7 @@
  * body) into headroom's normalised span attributes. Used by the SDK and by ingest.
  */
 
+export { asRecord } from './error-body.ts';
 export { fingerprintKey, looksLikeSecret } from './fingerprint-key.ts';
 export type { HeaderSource } from './header-reader.ts';
 export { normaliseResponse } from './normalise-response.ts';
