@@ -12,30 +12,12 @@ import {
   OPENAI_USAGE,
 } from '../support/fake-provider.ts';
 import { useSdkHarness } from '../support/sdk-harness.ts';
+import type { StoredCallColumns } from '../support/stored-call.ts';
 
 // The official OpenAI client (and plain fetch for Gemini) → instrumentFetch → startTelemetry's
 // NodeSDK → OTLP protobuf → headroom → ClickHouse. One NodeSDK per file: it registers globals.
 
-interface StoredCall {
-  span_name: string;
-  service_name: string;
-  gateway_node: string;
-  key_id: string;
-  partition: string;
-  consumer: string;
-  provider: string;
-  operation: string;
-  request_model: string;
-  response_model: string;
-  server_address: string;
-  status_code: number;
-  error_type: string;
-  outcome: string;
-  input_tokens: string;
-  output_tokens: string;
-  cached_input_tokens: string;
-  retry_after_ms: string | null;
-  cost_usd: number | null;
+interface StoredCall extends StoredCallColumns {
   requests_limit: string | null;
   requests_remaining: string | null;
   requests_reset_at_ms: string | null;

@@ -5,6 +5,7 @@ import { SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.ts';
 import { startTestService } from './service.ts';
+import type { StoredCallColumns } from './stored-call.ts';
 
 /** Sends two spans carrying the whole span contract through the real OpenTelemetry Node SDK. */
 export async function sendContractSpans(exporter: SpanExporter, pool: string, baseMs: number): Promise<void> {
@@ -77,31 +78,12 @@ export async function sendContractSpans(exporter: SpanExporter, pool: string, ba
   }
 }
 
-interface StoredCall {
+interface StoredCall extends StoredCallColumns {
   ts_ms: string;
   duration_ms: number;
   trace_id: string;
   span_id: string;
-  span_name: string;
-  service_name: string;
-  gateway_node: string;
   pool: string;
-  key_id: string;
-  partition: string;
-  consumer: string;
-  provider: string;
-  operation: string;
-  request_model: string;
-  response_model: string;
-  server_address: string;
-  status_code: number;
-  error_type: string;
-  outcome: string;
-  input_tokens: string;
-  output_tokens: string;
-  cached_input_tokens: string;
-  cost_usd: number | null;
-  retry_after_ms: string | null;
   rl: Array<string | null>;
 }
 

@@ -1,7 +1,6 @@
-import type { RateLimitDimension } from '../index.ts';
 import { parseNonNegativeInteger, parseRfc3339 } from '../parse-values.ts';
 import { putBucket } from '../parse-state.ts';
-import type { HeaderParser } from './header-parser.ts';
+import type { BucketHeaderNames, HeaderParser } from './header-parser.ts';
 
 /**
  * Anthropic: `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`.
@@ -10,12 +9,7 @@ import type { HeaderParser } from './header-parser.ts';
  * restrictive token limit in effect. Source: Claude API docs "Rate limits", section "Response
  * headers" (docs.anthropic.com/en/api/rate-limits).
  */
-const ANTHROPIC_DIMENSIONS: readonly {
-  dimension: RateLimitDimension;
-  limit: string;
-  remaining: string;
-  reset: string;
-}[] = [
+const ANTHROPIC_DIMENSIONS: readonly BucketHeaderNames[] = [
   {
     dimension: 'requests',
     limit: 'anthropic-ratelimit-requests-limit',

@@ -1,3 +1,4 @@
+import type { RateLimitDimension } from '../index.ts';
 import type { ParseState } from '../parse-state.ts';
 
 /** One provider's header family. Implementations live one per file and are listed in `registry.ts`. */
@@ -18,4 +19,12 @@ export interface HeaderParseOptions {
    * (GitHub's unsuffixed `x-ratelimit-*`) only trust them then, or when other evidence is present.
    */
   readonly providerKnown: boolean;
+}
+
+/** The names of the headers reporting one dimension's bucket, in families that name one per field. */
+export interface BucketHeaderNames {
+  readonly dimension: RateLimitDimension;
+  readonly limit: string;
+  readonly remaining: string;
+  readonly reset: string;
 }

@@ -1,18 +1,13 @@
-import type { RateLimitDimension } from '../index.ts';
 import { parseNonNegativeInteger } from '../parse-values.ts';
 import { putBucket, resetAfter, type ParseState } from '../parse-state.ts';
+import type { BucketHeaderNames } from './header-parser.ts';
 
 /**
  * The `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` family that OpenAI introduced and
  * Azure OpenAI and Groq copied. Only the meaning of the reset value and the window differ per
  * provider, so each provider file supplies its own reset parser.
  */
-const FAMILY_DIMENSIONS: readonly {
-  dimension: RateLimitDimension;
-  limit: string;
-  remaining: string;
-  reset: string;
-}[] = [
+const FAMILY_DIMENSIONS: readonly BucketHeaderNames[] = [
   {
     dimension: 'requests',
     limit: 'x-ratelimit-limit-requests',
