@@ -9,6 +9,7 @@ export {
   DEFAULT_PACE_LOOKBACK_MINUTES,
   parseHeadroomFile,
 } from './file.ts';
+export { findClosest } from './closest.ts';
 export type { HeadroomFile, PoolSpec, QuotaDimensionName, QuotaSpec } from './file.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */

@@ -99,28 +99,79 @@ pools:
     });
   });
 
-  it('stops with the path in the file and what was expected', () => {
-    expect(() =>
-      parseHeadroomFile(
+  const problemOf = (yaml: string): string => {
+    try {
+      parseHeadroomFile(yaml, 'f.yaml');
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error(`${yaml} was accepted`);
+  };
+
+  it('says path, value and what is expected in plain words, one line per problem', () => {
+    expect(problemOf('analytics: { interval_seconds: 7 }')).toBe(
+      'f.yaml is invalid: analytics.interval_seconds: 7 is invalid: expected a number of seconds that divides 60 evenly: ' +
+        '1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60; or whole minutes that divide an hour: ' +
+        '120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800 or 3600',
+    );
+    expect(problemOf('analytics: { interval_seconds: 45 }')).toMatch(
+      /^f\.yaml is invalid: analytics\.interval_seconds: 45 is invalid/,
+    );
+    expect(
+      problemOf(
         'pools: [{ name: p, keys: [{ id: k, quotas: [{ dimension: requests, window: week, limit: 5 }] }] }]',
-        'f.yaml',
       ),
-    ).toThrow(
-      /f\.yaml is invalid: pools\[0\]\.keys\[0\]\.quotas\[0\]\.window: expected day, month or a rolling window like 60s, 5m, 1h/,
+    ).toBe(
+      'f.yaml is invalid: pools[0].keys[0].quotas[0].window: "week" is invalid: expected day, month or a rolling window such as 60s, 5m or 1h',
     );
-    expect(() =>
-      parseHeadroomFile(
+    expect(
+      problemOf(
         'pools: [{ name: p, key_quotas: [{ dimension: requests, window: day, limit: 5, time_zone: Mars/Olympus }] }]',
-        'f.yaml',
       ),
-    ).toThrow(/pools\[0\]\.key_quotas\[0\]\.time_zone: expected an IANA time zone/);
-    expect(() => parseHeadroomFile('analytics: { interval_seconds: 45 }', 'f.yaml')).toThrow(
-      /analytics\.interval_seconds/,
+    ).toBe(
+      'f.yaml is invalid: pools[0].key_quotas[0].time_zone: "Mars/Olympus" is invalid: expected an IANA time zone such as UTC or America/Los_Angeles',
     );
-    expect(() => parseHeadroomFile('pools: [{ name: p, keys: [{ id: k }, { id: k }] }]', 'f.yaml')).toThrow(
-      'f.yaml is invalid: pools[0].keys[1].id: duplicate key id "k"',
+    expect(problemOf('alerts: { pace_lookback_minutes: 1 }')).toBe(
+      'f.yaml is invalid: alerts.pace_lookback_minutes: 1 is invalid: expected a number of minutes from 5 to 1440',
     );
-    expect(() => parseHeadroomFile('pools: [{ name: p, colour: blue }]', 'f.yaml')).toThrow(/pools\[0\]/);
-    expect(() => parseHeadroomFile('pools: [', 'f.yaml')).toThrow(/f\.yaml: not valid YAML/);
+    expect(problemOf('alerts: { warning_ratio: "high" }')).toBe(
+      'f.yaml is invalid: alerts.warning_ratio: "high" is invalid: expected a ratio above 0 and below 1, such as 0.8',
+    );
+    expect(problemOf('alerts: { warning_ratio: 0.9, critical_ratio: 0.9 }')).toBe(
+      'f.yaml is invalid: alerts.warning_ratio: 0.9 is invalid: expected a ratio below alerts.critical_ratio (0.9)',
+    );
+    expect(problemOf('pools: 3')).toBe('f.yaml is invalid: pools: 3 is invalid: expected a list of pools');
+    expect(problemOf('pools: [{ keys: [] }]')).toBe(
+      'f.yaml is invalid: pools[0].name is missing: expected the pool name, as sent in keypool.pool',
+    );
+    expect(problemOf('pools: [{ name: p, keys: [{ id: k }, { id: k }] }]')).toBe(
+      'f.yaml is invalid: pools[0].keys[1].id: "k" is invalid: expected a key id not used earlier in the pool (keys[0] has it)',
+    );
+    expect(problemOf('pools: [{ name: p, key_quotas: [{ dimension: reqs, window: day, limit: 0 }] }]')).toBe(
+      'f.yaml is invalid:\n' +
+        '  pools[0].key_quotas[0].dimension: "reqs" is invalid: expected one of requests, tokens, input_tokens, output_tokens or cost_usd\n' +
+        '  pools[0].key_quotas[0].limit: 0 is invalid: expected a number above 0',
+    );
+    expect(problemOf('pools: [')).toMatch(/^f\.yaml is not valid YAML: /);
+  });
+
+  it('names the closest valid field for a misspelt one, without a validation-library line', () => {
+    expect(problemOf('analytics: { interval_secnds: 30 }')).toBe(
+      'f.yaml is invalid: analytics.interval_secnds: 30 is not a known field: did you mean interval_seconds? ' +
+        '(analytics takes interval_seconds or history_days)',
+    );
+    expect(problemOf('pools: [{ name: p, colour: blue }]')).toBe(
+      'f.yaml is invalid: pools[0].colour: "blue" is not a known field ' +
+        '(pools[0] takes name, key_quotas, quotas, keys, partitions or slack_channel)',
+    );
+    expect(problemOf('pool: []')).toMatch(
+      /^f\.yaml is invalid: pool: \[\] is not a known field: did you mean pools\?/,
+    );
+  });
+
+  it('says which configuration file cannot be read', () => {
+    expect(() => loadConfig({ env: { HEADROOM_CONFIG: '/nonexistent/headroom.yaml' } })).toThrow(
+      /^HEADROOM_CONFIG="\/nonexistent\/headroom\.yaml" is invalid: expected a readable YAML file \(ENOENT/,
+    );
   });
 });
