@@ -9,7 +9,7 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Service } from '../cli/service.ts';
 import type { Config } from '../config/index.ts';
 import { startSlackServer } from './slack-server.ts';
-import { createRandom } from '../forecast/index.ts';
+import { createRandom, describeTimeZone } from '../forecast/index.ts';
 import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
 
 export { startSlackServer } from './slack-server.ts';
@@ -101,7 +101,7 @@ export async function runDemo(
       `headroom demo — service at ${running.url} (embedded ClickHouse in ${dir}), Slack Web API at ${slack.url}`,
     );
     print(
-      `pool "${POOL}": ${KEYS.map((k) => `${k.keyId} (${k.limit.toLocaleString('en-US')} requests/day)`).join(', ')}; quota day in ${timeZone}\n`,
+      `pool "${POOL}": ${KEYS.map((k) => `${k.keyId} (${k.limit.toLocaleString('en-US')} requests/day)`).join(', ')}; quota day in ${describeTimeZone(timeZone, nowMs)}\n`,
     );
 
     const processor = new BatchSpanProcessor({

@@ -16,7 +16,13 @@ export type {
   UsageSeries,
   WindowBounds,
 } from './types.ts';
-export { isValidTimeZone, zoneOffsetMs, zonedTimeToUtc } from './time-zone.ts';
+export {
+  describeTimeZone,
+  formatUtcOffset,
+  isValidTimeZone,
+  zoneOffsetMs,
+  zonedTimeToUtc,
+} from './time-zone.ts';
 export { windowBounds } from './quota-window.ts';
 export { EXHAUSTION_METHOD, forecastExhaustion } from './exhaustion.ts';
 export {

@@ -218,3 +218,27 @@ export function timelinePieceAt(timeline: OffsetTimeline, utcMs: number): number
   while (index > 0 && (starts[index] ?? Number.NEGATIVE_INFINITY) > utcMs) index -= 1;
   return index;
 }
+
+/** `UTC+05:30`, `UTC−08:00` (with the minus sign a person reads, U+2212), or `UTC` for no offset. */
+export function formatUtcOffset(offsetMs: number): string {
+  if (offsetMs === 0) return 'UTC';
+  const minutes = Math.round(Math.abs(offsetMs) / MS_PER_MINUTE);
+  const hh = String(Math.floor(minutes / 60)).padStart(2, '0');
+  const mm = String(minutes % 60).padStart(2, '0');
+  return `UTC${offsetMs < 0 ? '\u2212' : '+'}${hh}:${mm}`;
+}
+
+/**
+ * A time zone as a person reads it at `atMs`. POSIX-style `Etc/GMT±N` names count the other way
+ * (`Etc/GMT+8` is eight hours *behind* UTC), so fixed-offset zones are shown by their offset alone
+ * (`UTC−08:00`); UTC itself is `UTC`; named zones keep their IANA name with the offset in force
+ * (`America/Los_Angeles (UTC−08:00)`).
+ */
+export function describeTimeZone(timeZone: string, atMs: number): string {
+  const info = requireZone(timeZone, 'timeZone');
+  if (info.isUtc) return 'UTC';
+  const offset = formatUtcOffset(offsetOf(info, atMs));
+  const name = info.formatter.resolvedOptions().timeZone;
+  if (/^Etc\//.test(name) || /^[+-]\d/.test(name)) return offset;
+  return `${timeZone} (${offset})`;
+}
