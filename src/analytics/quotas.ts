@@ -18,8 +18,17 @@ export interface QuotaDef {
   limit: number;
   timeZone: string;
   source: 'config' | 'provider';
-  /** Provider-reported buckets: the latest headers are ground truth. */
-  reported?: { remaining: number; resetAtMs: number; observedAtMs: number; windowSeconds: number };
+  /**
+   * Provider-reported buckets: the latest headers are ground truth. `refilled`: the reported reset
+   * has passed since, so the bucket is taken as full again, with its next reset one window later.
+   */
+  reported?: {
+    remaining: number;
+    resetAtMs: number;
+    observedAtMs: number;
+    windowSeconds: number;
+    refilled: boolean;
+  };
 }
 
 export type SubjectKind = 'key' | 'partition' | 'pool';
@@ -73,6 +82,37 @@ function reportedWindowSeconds(resetInMs: number): number {
 }
 
 /**
+ * A provider bucket as of `nowMs`. Once its reported reset has passed the provider has refilled it:
+ * until new headers say otherwise it is full (remaining = limit) and resets one window after the
+ * last reset that passed, so forecasts and advice keep seeing the key's limit.
+ */
+export function reportedBucket(
+  bucket: { limit: number; remaining: number; resetAtMs: number },
+  observedAtMs: number,
+  nowMs: number,
+): NonNullable<QuotaDef['reported']> {
+  const windowSeconds = reportedWindowSeconds(bucket.resetAtMs - observedAtMs);
+  if (bucket.resetAtMs > nowMs) {
+    return {
+      remaining: Math.min(bucket.remaining, bucket.limit),
+      resetAtMs: bucket.resetAtMs,
+      observedAtMs,
+      windowSeconds,
+      refilled: false,
+    };
+  }
+  const windowMs = windowSeconds * 1000;
+  const windowsPassed = Math.floor((nowMs - bucket.resetAtMs) / windowMs) + 1;
+  return {
+    remaining: bucket.limit,
+    resetAtMs: bucket.resetAtMs + windowsPassed * windowMs,
+    observedAtMs,
+    windowSeconds,
+    refilled: true,
+  };
+}
+
+/**
  * Every subject to forecast: configured keys, partitions and pools, plus keys discovered in spans,
  * each with its configured quotas and the provider-reported buckets seen in headers (learned
  * automatically).
@@ -123,22 +163,19 @@ export function buildSubjects(
   for (const limit of providerLimits) {
     if (limit.limit === null || limit.limit <= 0 || limit.remaining === null || limit.reset_at_ms === null)
       continue;
-    if (limit.reset_at_ms <= nowMs) continue; // that bucket has refilled since: nothing to forecast
     const subject = keySubject(limit.pool, limit.key_id);
-    const dimension = limit.dimension as QuotaDimension;
     subject.quotas.push({
       id: `provider_${limit.dimension}`,
-      dimension,
+      dimension: limit.dimension as QuotaDimension,
       window: { kind: 'provider' },
       limit: limit.limit,
       timeZone: 'UTC',
       source: 'provider',
-      reported: {
-        remaining: Math.min(limit.remaining, limit.limit),
-        resetAtMs: limit.reset_at_ms,
-        observedAtMs: limit.observed_at_ms,
-        windowSeconds: reportedWindowSeconds(limit.reset_at_ms - limit.observed_at_ms),
-      },
+      reported: reportedBucket(
+        { limit: limit.limit, remaining: limit.remaining, resetAtMs: limit.reset_at_ms },
+        limit.observed_at_ms,
+        nowMs,
+      ),
     });
   }
 

@@ -26,6 +26,8 @@ function quotasOf(s: SubjectForecast): object[] {
           ? `${q.quota.window.seconds}s`
           : 'provider',
     source: q.quota.source,
+    // A provider bucket whose reported reset has passed: full again until new headers say otherwise.
+    refilled: q.quota.reported?.refilled ?? false,
     used: round(q.forecast.used),
     limit: q.forecast.limit,
     remaining: round(q.forecast.remaining),
