@@ -80,6 +80,7 @@ async function child(keys: number): Promise<void> {
     const mergeWaitSeconds = (performance.now() - mergeWaitStarted) / 1000;
 
     const log = {
+      debug: () => undefined,
       info: () => undefined,
       warn: () => undefined,
       error: (o: object, m: string) => console.error(m, o),

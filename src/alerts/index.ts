@@ -25,6 +25,7 @@ export interface Alerting {
 }
 
 interface Logger {
+  info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
 
@@ -110,6 +111,20 @@ export function createAlerting(options: {
     }
     if (action.kind === 'post' && result.value !== undefined) alert.messageTs = result.value.messageTs;
     alert.notified = true;
+    log.info(
+      {
+        alert: alert.alertId,
+        action: action.kind,
+        rule: alert.rule,
+        severity: alert.severity,
+        state: alert.state,
+        pool: alert.pool,
+        subject: `${alert.subjectKind} ${alert.subjectId}`,
+        quota: alert.quotaId,
+        channel: alert.channel,
+      },
+      `alert sent: ${alert.summary}`,
+    );
     return true;
   }
 

@@ -57,9 +57,16 @@ export interface Analytics {
 }
 
 interface Logger {
+  debug(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+}
+
+/** Configured keys (`pool/key`) that no span in the loaded history came from. */
+function findUnseenKeys(file: Config['file'], seen: readonly { pool: string; key_id: string }[]): string[] {
+  const ids = new Set(seen.map((k) => `${k.pool}/${k.key_id}`));
+  return file.pools.flatMap((p) => p.keys.map((k) => `${p.name}/${k.id}`)).filter((id) => !ids.has(id));
 }
 
 /** A cron expression firing every `seconds` (which divides a minute, or is whole minutes dividing an hour). */
@@ -114,6 +121,7 @@ export function createAnalytics(options: {
   const cache = new SeriesCache(BUCKET_SECONDS * 1000);
   let lastWritten = new Map<string, { status: string; pExhaust: number }>();
   let lastFullWriteMs = Number.NEGATIVE_INFINITY;
+  let unseenKeysChecked = false;
 
   async function cycle(): Promise<void> {
     const nowMs = pendingNowMs ?? clock();
@@ -257,6 +265,33 @@ export function createAnalytics(options: {
       advice: next,
       alerts: alerting.active(),
     };
+    log.debug(
+      {
+        evaluated_at: new Date(nowMs).toISOString(),
+        keys: stats.keys,
+        subjects: stats.subjects,
+        quotas: stats.quotas,
+        forecast_rows: stats.forecastRowsWritten,
+        alerts_pending: snapshot.alerts.filter((a) => a.state === 'pending').length,
+        alerts_firing: snapshot.alerts.filter((a) => a.state === 'firing').length,
+        advice_pools: next.size,
+        read_ms: Math.round(stats.readMs),
+        compute_ms: Math.round(stats.computeMs),
+        write_ms: Math.round(stats.writeMs),
+      },
+      'analytics cycle',
+    );
+    if (!unseenKeysChecked) {
+      unseenKeysChecked = true;
+      const unseen = findUnseenKeys(file, series);
+      if (unseen.length > 0) {
+        log.warn(
+          { keys: unseen, history_days: file.analytics.history_days },
+          `configured key(s) never seen in spans over the last ${file.analytics.history_days} days: ${unseen.join(', ')}. ` +
+            'Check that gateways send these ids in keypool.pool and keypool.key.id',
+        );
+      }
+    }
   }
 
   const job = createJobRunner('analytics cycle', cycle, log, clock);

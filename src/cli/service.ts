@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createAnalytics, type Analytics } from '../analytics/index.ts';
-import type { Config } from '../config/index.ts';
+import { findConfigWarnings, summarizeConfig, type Config } from '../config/index.ts';
 import { buildApp, registerApi } from '../http/index.ts';
 import { createIngest, type Ingest } from '../ingest/index.ts';
 import { createStore, type Store } from '../store/index.ts';
@@ -39,6 +39,8 @@ export async function startService(
     await app.register(async (scope) => registerApi(scope, analytics, store, config.adminToken));
   }
   const url = await app.listen({ host: config.host, port: config.port });
+  app.log.info({ url, ...summarizeConfig(config) }, 'headroom configuration loaded');
+  for (const warning of findConfigWarnings(config)) app.log.warn(warning);
   await analytics?.start({ schedule: options.scheduleAnalytics ?? true });
 
   let closing: Promise<void> | undefined;

@@ -10,6 +10,8 @@ export {
   parseHeadroomFile,
 } from './file.ts';
 export { findClosest } from './closest.ts';
+export { findConfigWarnings, redactUrl, summarizeConfig } from './summary.ts';
+export type { ConfigSummary } from './summary.ts';
 export type { HeadroomFile, PoolSpec, QuotaDimensionName, QuotaSpec } from './file.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseHeadroomFile } from '../../src/config/index.ts';
+import {
+  findConfigWarnings,
+  loadConfig,
+  parseHeadroomFile,
+  summarizeConfig,
+} from '../../src/config/index.ts';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
@@ -173,5 +178,69 @@ pools:
     expect(() => loadConfig({ env: { HEADROOM_CONFIG: '/nonexistent/headroom.yaml' } })).toThrow(
       /^HEADROOM_CONFIG="\/nonexistent\/headroom\.yaml" is invalid: expected a readable YAML file \(ENOENT/,
     );
+  });
+});
+
+describe('start-up summary and warnings', () => {
+  const secrets = {
+    HEADROOM_CLICKHOUSE_URL: 'https://reader:ch-pass-1@ch.internal:8443/?password=ch-pass-2',
+    HEADROOM_CLICKHOUSE_PASSWORD: 'ch-pass-3',
+    HEADROOM_SLACK_TOKEN: 'xoxb-slack-secret',
+    HEADROOM_ADMIN_TOKEN: 'admin-secret',
+    HEADROOM_INGEST_TOKENS: 'ingest-secret-1,ingest-secret-2',
+  };
+
+  it('says what was loaded without any secret', () => {
+    const config = loadConfig({
+      env: { ...secrets, HEADROOM_SLACK_CHANNEL: '#llm', HEADROOM_ROLE: 'analytics' },
+      overrides: {
+        file: parseHeadroomFile(
+          'pools: [{ name: prod, slack_channel: "#prod", key_quotas: [{ dimension: requests, window: day, limit: 5 }], keys: [{ id: a }, { id: b, quotas: [{ dimension: tokens, window: 1h, limit: 9 }] }] }, { name: dev }]',
+          'f.yaml',
+        ),
+      },
+    });
+    const summary = summarizeConfig(config);
+    expect(summary).toEqual({
+      role: 'analytics',
+      config_file: null,
+      storage: { mode: 'server', url: 'https://ch.internal:8443/', database: 'headroom' },
+      pools: ['prod', 'dev'],
+      keys: 2,
+      quotas: 2,
+      alert_channels: ['slack #llm', 'slack #prod'],
+      ingest_auth: 'tokens',
+      admin_auth: 'token',
+      log_level: 'info',
+    });
+    const text = JSON.stringify(summary);
+    for (const secret of ['ch-pass', 'reader', 'xoxb', 'admin-secret', 'ingest-secret'])
+      expect(text).not.toContain(secret);
+  });
+
+  it('warns of what the operator must fix', () => {
+    const warningsOf = (env: Record<string, string>, yaml = ''): string[] =>
+      findConfigWarnings(loadConfig({ env, overrides: { file: parseHeadroomFile(yaml, 'f.yaml') } }));
+    expect(warningsOf({})).toEqual([]);
+    expect(warningsOf({ HEADROOM_SLACK_TOKEN: 'xoxb-1' }, 'pools: [{ name: prod }]')).toEqual([
+      'HEADROOM_SLACK_TOKEN is set but no default Slack channel is: alerts of pools prod and of pools discovered ' +
+        'from spans are recorded, not sent. Set HEADROOM_SLACK_CHANNEL or alerts.slack_channel',
+    ]);
+    expect(warningsOf({ HEADROOM_SLACK_CHANNEL: '#x' })).toEqual([
+      'a Slack channel is configured but HEADROOM_SLACK_TOKEN is unset: alerts are recorded, not sent. ' +
+        'Set HEADROOM_SLACK_TOKEN to a bot token with chat:write',
+    ]);
+    expect(warningsOf({ HEADROOM_HOST: '0.0.0.0' })).toEqual([
+      'HEADROOM_ADMIN_TOKEN is unset while listening on 0.0.0.0: anyone who reaches the port can read the advice ' +
+        'and change silences. Set HEADROOM_ADMIN_TOKEN',
+      'HEADROOM_INGEST_TOKENS is unset while listening on 0.0.0.0: anyone who reaches the port can send spans. ' +
+        'Set HEADROOM_INGEST_TOKENS',
+    ]);
+    expect(
+      warningsOf({ HEADROOM_HOST: '0.0.0.0', HEADROOM_ADMIN_TOKEN: 't', HEADROOM_INGEST_TOKENS: 'u' }),
+    ).toEqual([]);
+    expect(warningsOf({ HEADROOM_HOST: '127.0.0.2' })).toEqual([]);
+    for (const warning of warningsOf({ HEADROOM_SLACK_TOKEN: 'xoxb-1', HEADROOM_HOST: '::' }))
+      expect(warning).not.toContain('xoxb-1');
   });
 });
