@@ -1,64 +1,104 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { loadConfig, ROLES, type ConfigOverrides, type Role } from '../config/index.ts';
-import { HeadroomError } from '../errors/index.ts';
+import { readFileSync } from 'node:fs';
+import { loadConfig, ROLES, type Config } from '../config/index.ts';
+import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import { createStore } from '../store/index.ts';
 import { runDemo } from '../demo/index.ts';
+import { fetchKeys, formatKeyTable } from '../status/index.ts';
+import { parseCommandLine, type OptionSpec } from './args.ts';
 import { startService } from './service.ts';
 
-const HELP = `headroom: forecasts when each API key and shared quota will run out, alerts in Slack, steers gateways.
+const USAGE = `headroom: forecasts when each API key and shared quota will run out, alerts in Slack, steers gateways.
 
 Usage:
-  headroom serve [--role all|ingest|analytics] [--host H] [--port P] [--data-dir D]
+  headroom serve [--config FILE] [--role all|ingest|analytics] [--host H] [--port P] [--data-dir D]
       Runs the service: OTLP/HTTP ingest on POST /v1/traces, the HTTP API and the analytics cycle.
+  headroom status [--pool P] [--json] [--url URL]
+      Prints every key's quotas, forecasts and advice from a running headroom (default URL from
+      HEADROOM_HOST and HEADROOM_PORT; HEADROOM_ADMIN_TOKEN is sent when set).
   headroom migrate [--data-dir D]
       Applies pending ClickHouse migrations and exits (serve also applies them at start).
   headroom demo
       Shows the whole loop in about a minute on a temporary data directory: traffic through the
       OpenTelemetry SDK, forecasts, a Slack alert (to a local Slack API endpoint) and rebalance advice.
+  headroom --version
   headroom --help
 
 Configuration comes from the environment (HEADROOM_*, see README.md); flags override it.
 `;
 
+const COMMANDS = ['serve', 'status', 'migrate', 'demo', 'help'] as const;
+
+const OPTIONS: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h', commands: 'all' },
+  version: { type: 'boolean', short: 'v', commands: 'all' },
+  config: { type: 'string', commands: ['serve'] },
+  role: { type: 'string', commands: ['serve'] },
+  host: { type: 'string', commands: ['serve'] },
+  port: { type: 'string', commands: ['serve'] },
+  'data-dir': { type: 'string', commands: ['serve', 'migrate'] },
+  pool: { type: 'string', commands: ['status'] },
+  json: { type: 'boolean', commands: ['status'] },
+  url: { type: 'string', commands: ['status'] },
+};
+
+/** Exit code of a command line that could not be understood, as getopt-style tools use. */
+const EXIT_USAGE = 2;
+
+function readVersion(): string {
+  // src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      role: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'data-dir': { type: 'string' },
-    },
-  });
-  const command = positionals[0];
-  if (values.help === true || command === undefined || command === 'help') {
-    process.stdout.write(HELP);
-    return command === undefined && values.help !== true ? 1 : 0;
+  const parsed = parseCommandLine(argv, COMMANDS, OPTIONS);
+  if (parsed.kind === 'usage') {
+    process.stderr.write(`headroom: ${parsed.message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { command, values } = parsed;
+  const text = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  if (values['version'] === true) {
+    process.stdout.write(`headroom ${readVersion()}\n`);
+    return 0;
+  }
+  if (values['help'] === true || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && values['help'] !== true ? EXIT_USAGE : 0;
   }
 
-  const env: Record<string, string | undefined> = { ...process.env };
-  if (values.role !== undefined) env['HEADROOM_ROLE'] = values.role;
-  if (values.host !== undefined) env['HEADROOM_HOST'] = values.host;
-  if (values.port !== undefined) env['HEADROOM_PORT'] = values.port;
-  if (values['data-dir'] !== undefined) env['HEADROOM_DATA_DIR'] = values['data-dir'];
-  const overrides: ConfigOverrides = {};
-  if (values.role !== undefined && !(ROLES as readonly string[]).includes(values.role)) {
+  const role = text('role');
+  if (role !== undefined && !(ROLES as readonly string[]).includes(role)) {
     throw new HeadroomError(
-      'HEADROOM_ERR_CONFIG',
-      `--role ${values.role} is invalid: expected one of ${ROLES.join(', ')}`,
+      ErrorCode.config,
+      `--role ${role} is invalid: expected one of ${ROLES.join(', ')}`,
     );
   }
-  const config = loadConfig({
-    env,
-    overrides: { ...overrides, ...(values.role ? { role: values.role as Role } : {}) },
-  });
+  const env: Record<string, string | undefined> = { ...process.env };
+  const flagToEnv: Array<[string, string]> = [
+    ['config', 'HEADROOM_CONFIG'],
+    ['role', 'HEADROOM_ROLE'],
+    ['host', 'HEADROOM_HOST'],
+    ['port', 'HEADROOM_PORT'],
+    ['data-dir', 'HEADROOM_DATA_DIR'],
+  ];
+  for (const [flag, key] of flagToEnv) {
+    const value = text(flag);
+    if (value !== undefined) env[key] = value;
+  }
+  const config = loadConfig({ env });
 
   switch (command) {
     case 'serve':
       return serve(config);
+    case 'status':
+      return status(config, { pool: text('pool'), json: values['json'] === true, url: text('url') });
     case 'demo':
       await runDemo({
         loadConfig: (demoEnv) => loadConfig({ env: { ...env, ...demoEnv } }),
@@ -79,12 +119,50 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
-      return 1;
+      // parseCommandLine accepts only COMMANDS; help was answered above.
+      return EXIT_USAGE;
   }
 }
 
-async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
+/** The address a local client reaches the configured listener at (a wildcard bind is reached on loopback). */
+function serviceUrl(config: Config): string {
+  const host =
+    config.host === '0.0.0.0'
+      ? '127.0.0.1'
+      : config.host === '::' || config.host === '[::]'
+        ? '[::1]'
+        : config.host;
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${bracketed}:${config.port}`;
+}
+
+async function status(
+  config: Config,
+  options: { pool: string | undefined; json: boolean; url: string | undefined },
+): Promise<number> {
+  const url = options.url ?? serviceUrl(config);
+  const view = await fetchKeys(url, {
+    ...(options.pool === undefined ? {} : { pool: options.pool }),
+    ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+  });
+  if (options.json) {
+    process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+    return 0;
+  }
+  if (view.keys.length === 0) {
+    process.stdout.write(
+      options.pool === undefined
+        ? `no keys yet at ${url}: none configured and no spans received\n`
+        : `no keys in pool "${options.pool}" at ${url}\n`,
+    );
+    return 0;
+  }
+  process.stdout.write(`keys at ${url}, as of ${view.evaluated_at ?? 'the first cycle'}\n`);
+  for (const line of formatKeyTable(view)) process.stdout.write(line + '\n');
+  return 0;
+}
+
+async function serve(config: Config): Promise<number> {
   // Signals are handled from the first moment: one that arrives while the service is still starting
   // (it answers /healthz before the analytics role has restored its state) shuts it down once started.
   let stopRequested: NodeJS.Signals | undefined;
@@ -103,14 +181,7 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   process.on('SIGINT', onSignal);
 
   const service = await startService(config);
-  service.app.log.info(
-    {
-      url: service.url,
-      role: config.role,
-      clickhouse: service.store.mode === 'embedded' ? config.dataDir : 'server',
-    },
-    'headroom listening',
-  );
+  service.app.log.info({ url: service.url, role: config.role }, 'headroom listening');
   return new Promise<number>((resolve) => {
     stopNow = (signal) => {
       service.app.log.info(`${signal}: shutting down, committing pending batches`);

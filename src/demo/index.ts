@@ -8,6 +8,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Service } from '../cli/service.ts';
 import type { Config } from '../config/index.ts';
+import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { startSlackServer } from './slack-server.ts';
 import { createRandom, describeTimeZone } from '../forecast/index.ts';
 import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
@@ -28,23 +29,6 @@ const KEYS: Array<TrafficKey & { limit: number }> = [
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
-}
-
-interface KeysResponse {
-  keys: Array<{
-    key_id: string;
-    weight: number | null;
-    state: string | null;
-    quotas: Array<{
-      quota_id: string;
-      used: number;
-      limit: number;
-      p_exhaust: number;
-      eta_p50: string | null;
-      reset_at: string;
-      status: string;
-    }>;
-  }>;
 }
 
 interface AdviceResponse {
@@ -140,18 +124,7 @@ export async function runDemo(
     const cycle = async (title: string): Promise<void> => {
       const run = await running.analytics?.runCycle();
       print(`${title} (analytics cycle: ${run?.outcome}, ${run?.durationMs.toFixed(0)} ms)`);
-      const keys = (await (await fetch(`${running.url}/v1/keys?pool=${POOL}`)).json()) as KeysResponse;
-      print(
-        `   ${pad('key', 8)} ${pad('used / limit', 16)} ${pad('p(run out)', 11)} ${pad('runs out (p50)', 18)} ${pad('weight', 8)} state`,
-      );
-      for (const key of keys.keys.sort((a, b) => a.key_id.localeCompare(b.key_id))) {
-        const q = key.quotas[0];
-        if (q === undefined) continue;
-        print(
-          `   ${pad(key.key_id, 8)} ${pad(`${Math.round(q.used)} / ${q.limit}`, 16)} ${pad(q.p_exhaust.toFixed(2), 11)} ` +
-            `${pad(q.eta_p50 === null ? '—' : q.eta_p50.slice(11, 16) + ' UTC', 18)} ${pad(key.weight === null ? '—' : key.weight.toFixed(3), 8)} ${key.state ?? ''}`,
-        );
-      }
+      for (const line of formatKeyTable(await fetchKeys(running.url, { pool: POOL }))) print(`   ${line}`);
       print('');
     };
 

@@ -38,6 +38,8 @@ export const ErrorCode = {
   notReady: 'HEADROOM_ERR_NOT_READY',
   shuttingDown: 'HEADROOM_ERR_SHUTTING_DOWN',
   internal: 'HEADROOM_ERR_INTERNAL',
+  /** A CLI command could not reach the running service it talks to. */
+  serviceUnreachable: 'HEADROOM_ERR_SERVICE_UNREACHABLE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -36,12 +36,13 @@ export async function startTestService(
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
-/** Runs `headroom serve` as a child process and resolves once it answers /healthz. */
+/** Runs `headroom serve [args]` as a child process and resolves once it answers /healthz. */
 export async function spawnServe(
   env: Record<string, string>,
   timeoutMillis = 30_000,
+  args: readonly string[] = [],
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
     env: { ...process.env, HEADROOM_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,6 +63,25 @@ export async function spawnServe(
   }
   child.kill('SIGKILL');
   throw new Error(`headroom serve did not become healthy within ${timeoutMillis} ms:\n${output}`);
+}
+
+/** Runs the `headroom` CLI to completion as a child process. */
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** Resolves with the exit code once the child has exited. */
