@@ -72,7 +72,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** `HEADROOM_RETENTION_DAYS`: how long raw `api_calls` rows are kept, default 30 days. */
   readonly retentionDays: number;
-  /** `HEADROOM_CONFIG`: the pools/keys/quotas file, default `./headroom.yaml` when it exists. */
+  /** `HEADROOM_CONFIG` as an absolute path: the pools/keys/quotas file, default `./headroom.yaml` when it exists. */
   readonly configFile: string | undefined;
   /** `HEADROOM_ADMIN_TOKEN`: bearer token for mutating routes and advice; unset means open. */
   readonly adminToken: string | undefined;
@@ -161,8 +161,13 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
   const cwd = options.cwd ?? process.cwd();
 
   const defaultConfigFile = resolve(cwd, 'headroom.yaml');
+  const configuredFile = readString(env, 'HEADROOM_CONFIG');
   const configFile =
-    readString(env, 'HEADROOM_CONFIG') ?? (existsSync(defaultConfigFile) ? defaultConfigFile : undefined);
+    configuredFile !== undefined
+      ? resolve(cwd, configuredFile)
+      : existsSync(defaultConfigFile)
+        ? defaultConfigFile
+        : undefined;
 
   const config: Config = {
     host: readString(env, 'HEADROOM_HOST') ?? '127.0.0.1',
@@ -199,9 +204,7 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
       channel: readString(env, 'HEADROOM_SLACK_CHANNEL'),
       apiUrl: readUrl(env, 'HEADROOM_SLACK_API_URL'),
     },
-    file:
-      overrides.file ??
-      (configFile === undefined ? DEFAULT_FILE : readHeadroomFile(resolve(cwd, configFile))),
+    file: overrides.file ?? (configFile === undefined ? DEFAULT_FILE : readHeadroomFile(configFile)),
   };
 
   const merged = {

@@ -84,7 +84,7 @@ export function findConfigWarnings(config: Config): string[] {
     const pools = [...poolChannels(config)].filter(([, c]) => c === undefined).map(([name]) => name);
     warnings.push(
       `HEADROOM_SLACK_TOKEN is set but no default Slack channel is: alerts of ${
-        pools.length > 0 ? `pools ${pools.join(', ')} and of ` : ''
+        pools.length > 0 ? `pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} and of ` : ''
       }pools discovered from spans are recorded, not sent. Set HEADROOM_SLACK_CHANNEL or alerts.slack_channel`,
     );
   }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   findConfigWarnings,
@@ -174,6 +177,15 @@ pools:
     );
   });
 
+  it('keeps the configuration file as an absolute path, so the start-up log names the file read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-config-'));
+    writeFileSync(join(dir, 'ops.yaml'), 'pools: [{ name: p }]');
+    const config = loadConfig({ env: { HEADROOM_CONFIG: 'ops.yaml' }, cwd: dir });
+    expect(config.configFile).toBe(join(dir, 'ops.yaml'));
+    expect(config.file.pools.map((p) => p.name)).toEqual(['p']);
+    rmSync(dir, { recursive: true });
+  });
+
   it('says which configuration file cannot be read', () => {
     expect(() => loadConfig({ env: { HEADROOM_CONFIG: '/nonexistent/headroom.yaml' } })).toThrow(
       /^HEADROOM_CONFIG="\/nonexistent\/headroom\.yaml" is invalid: expected a readable YAML file \(ENOENT/,
@@ -223,7 +235,7 @@ describe('start-up summary and warnings', () => {
       findConfigWarnings(loadConfig({ env, overrides: { file: parseHeadroomFile(yaml, 'f.yaml') } }));
     expect(warningsOf({})).toEqual([]);
     expect(warningsOf({ HEADROOM_SLACK_TOKEN: 'xoxb-1' }, 'pools: [{ name: prod }]')).toEqual([
-      'HEADROOM_SLACK_TOKEN is set but no default Slack channel is: alerts of pools prod and of pools discovered ' +
+      'HEADROOM_SLACK_TOKEN is set but no default Slack channel is: alerts of pool prod and of pools discovered ' +
         'from spans are recorded, not sent. Set HEADROOM_SLACK_CHANNEL or alerts.slack_channel',
     ]);
     expect(warningsOf({ HEADROOM_SLACK_CHANNEL: '#x' })).toEqual([
