@@ -7,6 +7,7 @@ import { runDemo } from '../demo/index.ts';
 import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { parseCommandLine, type OptionSpec } from './args.ts';
 import { startService } from './service.ts';
+import { runSimulateProvider, SIMULATE_PROVIDER_USAGE } from './simulate-provider.ts';
 
 const USAGE = `headroom: forecasts when each API key and shared quota will run out, alerts in Slack, steers gateways.
 
@@ -21,25 +22,28 @@ Usage:
   headroom demo
       Shows the whole loop in about a minute on a temporary data directory: traffic through the
       OpenTelemetry SDK, forecasts, a Slack alert (to a local Slack API endpoint) and rebalance advice.
-  headroom --version
+${SIMULATE_PROVIDER_USAGE}  headroom --version
   headroom --help
 
 Configuration comes from the environment (HEADROOM_*, see README.md); flags override it.
 `;
 
-const COMMANDS = ['serve', 'status', 'migrate', 'demo', 'help'] as const;
+const COMMANDS = ['serve', 'status', 'migrate', 'demo', 'simulate-provider', 'help'] as const;
 
 const OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', commands: 'all' },
   version: { type: 'boolean', short: 'v', commands: 'all' },
   config: { type: 'string', commands: ['serve'] },
   role: { type: 'string', commands: ['serve'] },
-  host: { type: 'string', commands: ['serve'] },
-  port: { type: 'string', commands: ['serve'] },
+  host: { type: 'string', commands: ['serve', 'simulate-provider'] },
+  port: { type: 'string', commands: ['serve', 'simulate-provider'] },
   'data-dir': { type: 'string', commands: ['serve', 'migrate'] },
   pool: { type: 'string', commands: ['status'] },
   json: { type: 'boolean', commands: ['status'] },
   url: { type: 'string', commands: ['status'] },
+  scenario: { type: 'string', commands: ['simulate-provider'] },
+  seed: { type: 'string', commands: ['simulate-provider'] },
+  speed: { type: 'string', commands: ['simulate-provider'] },
 };
 
 /** Exit code of a command line that could not be understood, as getopt-style tools use. */
@@ -71,6 +75,16 @@ async function main(argv: string[]): Promise<number> {
   if (values['help'] === true || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined && values['help'] !== true ? EXIT_USAGE : 0;
+  }
+
+  if (command === 'simulate-provider') {
+    return runSimulateProvider({
+      scenario: text('scenario'),
+      host: text('host'),
+      port: text('port'),
+      seed: text('seed'),
+      speed: text('speed'),
+    });
   }
 
   const role = text('role');

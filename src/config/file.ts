@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ErrorCode, HeadroomError } from '../errors/index.ts';
-import { validateDocument } from './issues.ts';
+import { parseConfigDocument, readConfigText } from './document.ts';
 
 /**
  * The default forecast alert: more likely than not to run out, within the next six hours. Chosen on
@@ -198,36 +195,9 @@ export const DEFAULT_FILE: HeadroomFile = fileSchema.parse({});
 
 /** Parses and validates the YAML text of a headroom configuration file. */
 export function parseHeadroomFile(text: string, source: string): HeadroomFile {
-  let document: unknown;
-  try {
-    document = parseYaml(text) ?? {};
-  } catch (error) {
-    throw new HeadroomError(ErrorCode.config, `${source} is not valid YAML: ${(error as Error).message}`, {
-      cause: error,
-      details: { file: source },
-    });
-  }
-  const result = validateDocument(fileSchema, document);
-  if (result.problems !== undefined) {
-    const { problems } = result;
-    const listed = problems.length === 1 ? ` ${problems[0] ?? ''}` : `\n  ${problems.join('\n  ')}`;
-    throw new HeadroomError(ErrorCode.config, `${source} is invalid:${listed}`, {
-      details: { file: source, problems },
-    });
-  }
-  return result.data;
+  return parseConfigDocument(fileSchema, text, source);
 }
 
 export function readHeadroomFile(path: string): HeadroomFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new HeadroomError(
-      ErrorCode.config,
-      `HEADROOM_CONFIG=${JSON.stringify(path)} is invalid: expected a readable YAML file (${(error as Error).message})`,
-      { cause: error, details: { key: 'HEADROOM_CONFIG', value: path } },
-    );
-  }
-  return parseHeadroomFile(text, path);
+  return parseHeadroomFile(readConfigText(path, 'HEADROOM_CONFIG'), path);
 }

@@ -10,6 +10,9 @@ export {
   parseHeadroomFile,
 } from './file.ts';
 export { findClosest } from './closest.ts';
+export { parseConfigDocument, readConfigText, validateConfigDocument } from './document.ts';
+export { describeProblem } from './issues.ts';
+export type { ValidateOptions } from './issues.ts';
 export { findConfigWarnings, redactUrl, summarizeConfig } from './summary.ts';
 export type { ConfigSummary } from './summary.ts';
 export type { HeadroomFile, PoolSpec, QuotaDimensionName, QuotaSpec } from './file.ts';

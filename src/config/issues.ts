@@ -11,8 +11,12 @@ export function formatPath(path: Path): string {
     .replace(/^\./, '');
 }
 
+/** Stands for a value that must not be printed (a secret). */
+const HIDDEN = Symbol('hidden');
+
 /** A value as it would appear in the file, shortened when long. */
 export function formatValue(value: unknown): string {
+  if (value === HIDDEN) return '(hidden)';
   // YAML scalars read as they were written; lists and mappings as JSON, which YAML also accepts.
   const text =
     typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
@@ -79,6 +83,11 @@ function fieldsOf(issue: z.core.$ZodRawIssue): string[] {
   return def?.shape === undefined ? [] : Object.keys(def.shape);
 }
 
+export interface ValidateOptions {
+  /** Fields (by name, at any depth) whose values a problem must not print, e.g. `secret`. */
+  hiddenFields?: readonly string[];
+}
+
 /**
  * Validates `document` against `schema` and returns either the data or every problem as one line:
  * path, value, what is expected, in plain words; an unknown field names the closest valid one.
@@ -86,7 +95,13 @@ function fieldsOf(issue: z.core.$ZodRawIssue): string[] {
 export function validateDocument<T>(
   schema: z.ZodType<T>,
   document: unknown,
+  options: ValidateOptions = {},
 ): { data: T; problems?: undefined } | { data?: undefined; problems: string[] } {
+  const hidden = new Set(options.hiddenFields ?? []);
+  const shownValueAt = (path: Path): unknown => {
+    const value = valueAt(document, path);
+    return value !== undefined && hidden.has(String(path[path.length - 1])) ? HIDDEN : value;
+  };
   const knownFields = new Map<string, string[]>();
   const result = schema.safeParse(document, {
     error: (issue) => {
@@ -97,14 +112,14 @@ export function validateDocument<T>(
   if (result.success) return { data: result.data };
   const problems = result.error.issues.flatMap((issue) => {
     if (issue.code !== 'unrecognized_keys') {
-      return [describeProblem(issue.path, valueAt(document, issue.path), issue.message)];
+      return [describeProblem(issue.path, shownValueAt(issue.path), issue.message)];
     }
     const fields = knownFields.get(formatPath(issue.path)) ?? [];
     const owner = issue.path.length === 0 ? 'the file' : formatPath(issue.path);
     return issue.keys.map((key) => {
       const closest = findClosest(key, fields);
       return (
-        `${formatPath([...issue.path, key])}: ${formatValue(valueAt(document, [...issue.path, key]))} ` +
+        `${formatPath([...issue.path, key])}: ${formatValue(shownValueAt([...issue.path, key]))} ` +
         `is not a known field${closest === undefined ? '' : `: did you mean ${closest}?`} ` +
         `(${owner} takes ${listChoices(fields)})`
       );
