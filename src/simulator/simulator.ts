@@ -8,7 +8,6 @@ import {
   type BucketDimension,
   type BucketReport,
   type OutcomeCounts,
-  type Refusal,
   type SimCall,
   type SimConsumerStats,
   type SimDecision,

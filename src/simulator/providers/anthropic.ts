@@ -4,6 +4,7 @@ import {
   describeLimit,
   estimateInputTokens,
   eventStream,
+  bearerToken,
   header,
   jsonResponse,
   positiveInteger,
@@ -14,7 +15,7 @@ import {
 } from './common.ts';
 
 /**
- * Anthropic Messages (`POST /v1/messages`, `x-api-key`). Headers per the Claude API docs "Rate
+ * Anthropic Messages (`POST /v1/messages`, `x-api-key`, or `Authorization: Bearer` as recent SDKs send). Headers per the Claude API docs "Rate
  * limits": `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`
  * with RFC 3339 resets (when the bucket is full again); `tokens` reports the most restrictive token
  * bucket; a 429 carries `retry-after` in seconds. Errors per "Errors": `rate_limit_error`, and
@@ -165,7 +166,7 @@ export const anthropicAdapter: ProviderAdapter = {
       return 'messages: Field required (a non-empty array)';
     return {
       provider: 'anthropic',
-      credential: header(request, 'x-api-key'),
+      credential: header(request, 'x-api-key') ?? bearerToken(request),
       model,
       inputTokens: estimateInputTokens(body['system'], messages),
       maxOutputTokens: maxTokens,

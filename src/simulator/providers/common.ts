@@ -32,6 +32,11 @@ export function header(request: SimRequest, name: string): string | undefined {
   return typeof value === 'string' ? value : value?.[0];
 }
 
+export function bearerToken(request: SimRequest): string | undefined {
+  const authorization = header(request, 'authorization');
+  return authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+}
+
 export function jsonResponse(
   status: number,
   body: unknown,

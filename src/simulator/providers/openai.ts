@@ -4,8 +4,8 @@ import type { SimCall, SimDecision, SimRequest, SimResponse } from '../types.ts'
 import {
   describeLimit,
   estimateInputTokens,
+  bearerToken,
   eventStream,
-  header,
   jsonResponse,
   positiveInteger,
   textPieces,
@@ -209,9 +209,7 @@ function renderOpenAiRefusal(decision: SimDecision): SimResponse {
 export const openAiAdapter: ProviderAdapter = {
   format: 'openai',
   readCall(match: RouteMatch, request: SimRequest, body) {
-    const authorization = header(request, 'authorization');
-    const credential = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
-    return readChatCompletionCall(match, body, credential);
+    return readChatCompletionCall(match, body, bearerToken(request));
   },
   render(decision, call) {
     if (decision.outcome !== 'ok') return renderOpenAiRefusal(decision);
