@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import Anthropic from '@anthropic-ai/sdk';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import OpenAI, { AzureOpenAI } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instrumentFetch, type FetchFunction } from '../../src/sdk/index.ts';
 import {
   createSimulator,
@@ -15,18 +14,11 @@ import {
   type SimStats,
   type SimulatorServer,
 } from '../../src/simulator/index.ts';
+import { useInMemorySpans } from '../support/in-memory-spans.ts';
 
 // The official clients → headroom's instrumentFetch → the simulator on a real port; the spans the SDK
 // emits must carry exactly what the simulator decided. One tracer provider for this file.
-const exporter = new InMemorySpanExporter();
-const sdk = new NodeSDK({
-  autoDetectResources: false,
-  spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  instrumentations: [],
-  metricReaders: [],
-  logRecordProcessors: [],
-});
-sdk.start();
+const exporter = useInMemorySpans();
 
 const SECRETS = {
   openaiMain: 'sk-sim-openai-main-canary',
@@ -117,11 +109,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await sdk.shutdown();
-});
-
-afterEach(() => {
-  exporter.reset();
 });
 
 /** A fetch that keeps the response headers the simulator sent, under headroom's instrumentation. */
@@ -144,6 +131,25 @@ function headroomSpans(): ReadableSpan[] {
   return exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'headroom-sdk');
 }
 
+/** The official OpenAI client for one scenario key, without retries, instrumented by headroom. */
+function openAiClient(secret: string, keyId: string, fetchFunction?: FetchFunction): OpenAI {
+  return new OpenAI({
+    apiKey: secret,
+    baseURL: `${server.url}/v1`,
+    fetch: fetchFunction ?? observedFetch('sim', 'openai', keyId).fetch,
+    maxRetries: 0,
+  });
+}
+
+function anthropicClient(secret: string, keyId: string, fetchFunction?: FetchFunction): Anthropic {
+  return new Anthropic({
+    apiKey: secret,
+    baseURL: server.url,
+    fetch: fetchFunction ?? observedFetch('sim', 'anthropic', keyId).fetch,
+    maxRetries: 0,
+  });
+}
+
 async function waitForSpans(count: number): Promise<ReadableSpan[]> {
   const deadline = Date.now() + 5_000;
   while (headroomSpans().length < count && Date.now() < deadline) {
@@ -163,12 +169,7 @@ function spanText(spans: readonly ReadableSpan[]): string {
 describe('OpenAI client', () => {
   it('JSON and streamed calls: the span carries the usage and the x-ratelimit headers the simulator sent', async () => {
     const { fetch: observed, sent } = observedFetch('sim', 'openai', 'openai-main');
-    const client = new OpenAI({
-      apiKey: SECRETS.openaiMain,
-      baseURL: `${server.url}/v1`,
-      fetch: observed,
-      maxRetries: 0,
-    });
+    const client = openAiClient(SECRETS.openaiMain, 'openai-main', observed);
     const beforeMs = Date.now();
     const completion = await client.chat.completions.create({
       model: 'gpt-4o-mini',
@@ -216,12 +217,7 @@ describe('OpenAI client', () => {
   });
 
   it('a drained bucket is a rate_limit_exceeded 429, a spent daily quota insufficient_quota, a revoked key 401', async () => {
-    const tight = new OpenAI({
-      apiKey: SECRETS.openaiTight,
-      baseURL: `${server.url}/v1`,
-      fetch: observedFetch('sim', 'openai', 'openai-tight').fetch,
-      maxRetries: 0,
-    });
+    const tight = openAiClient(SECRETS.openaiTight, 'openai-tight');
     const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
     await tight.chat.completions.create(params);
     await tight.chat.completions.create(params);
@@ -229,23 +225,13 @@ describe('OpenAI client', () => {
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
     expect((limited as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('rate_limit_exceeded');
 
-    const daily = new OpenAI({
-      apiKey: SECRETS.openaiDaily,
-      baseURL: `${server.url}/v1`,
-      fetch: observedFetch('sim', 'openai', 'openai-daily').fetch,
-      maxRetries: 0,
-    });
+    const daily = openAiClient(SECRETS.openaiDaily, 'openai-daily');
     await daily.chat.completions.create(params);
     const spent = await daily.chat.completions.create(params).catch((error: unknown) => error);
     expect(spent).toBeInstanceOf(OpenAI.RateLimitError);
     expect((spent as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
 
-    const revoked = new OpenAI({
-      apiKey: SECRETS.openaiRevoked,
-      baseURL: `${server.url}/v1`,
-      fetch: observedFetch('sim', 'openai', 'openai-revoked').fetch,
-      maxRetries: 0,
-    });
+    const revoked = openAiClient(SECRETS.openaiRevoked, 'openai-revoked');
     await expect(revoked.chat.completions.create(params)).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
 
     const spans = await waitForSpans(6);
@@ -271,12 +257,7 @@ describe('OpenAI client', () => {
 describe('Anthropic client', () => {
   it('JSON and streamed messages carry usage and anthropic-ratelimit-* buckets; a 429 carries retry-after', async () => {
     const { fetch: observed, sent } = observedFetch('sim', 'anthropic', 'claude-main');
-    const client = new Anthropic({
-      apiKey: SECRETS.claudeMain,
-      baseURL: server.url,
-      fetch: observed,
-      maxRetries: 0,
-    });
+    const client = anthropicClient(SECRETS.claudeMain, 'claude-main', observed);
     const params = {
       model: 'claude-haiku-4-5',
       max_tokens: 30,
@@ -290,12 +271,7 @@ describe('Anthropic client', () => {
     }
     expect(streamedOutput).toBeGreaterThanOrEqual(20);
 
-    const tight = new Anthropic({
-      apiKey: SECRETS.claudeTight,
-      baseURL: server.url,
-      fetch: observedFetch('sim', 'anthropic', 'claude-tight').fetch,
-      maxRetries: 0,
-    });
+    const tight = anthropicClient(SECRETS.claudeTight, 'claude-tight');
     await tight.messages.create(params);
     const limited = await tight.messages.create(params).catch((error: unknown) => error);
     expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
@@ -329,12 +305,7 @@ describe('Anthropic client', () => {
   });
 
   it('a spent monthly cap is the error the official client knows as EnforcedSpendLimitReachedError', async () => {
-    const client = new Anthropic({
-      apiKey: SECRETS.claudeCapped,
-      baseURL: server.url,
-      fetch: observedFetch('sim', 'anthropic', 'claude-capped').fetch,
-      maxRetries: 0,
-    });
+    const client = anthropicClient(SECRETS.claudeCapped, 'claude-capped');
     const params = {
       model: 'claude-haiku-4-5',
       max_tokens: 40,

@@ -2,9 +2,8 @@ import { Buffer } from 'node:buffer';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadroomError } from '../../src/errors/index.ts';
 import { instrumentFetch, recordApiCall, type FetchFunction } from '../../src/sdk/index.ts';
 import { EventStreamScanner } from '../../src/sdk/event-stream-scanner.ts';
@@ -19,25 +18,10 @@ import {
   startFakeProvider,
   type FakeProvider,
 } from '../support/fake-provider.ts';
+import { useInMemorySpans } from '../support/in-memory-spans.ts';
 
 // One tracer provider for this file (and process): the SDK uses the global tracer.
-const exporter = new InMemorySpanExporter();
-const sdk = new NodeSDK({
-  autoDetectResources: false,
-  spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  instrumentations: [],
-  metricReaders: [],
-  logRecordProcessors: [],
-});
-sdk.start();
-
-afterAll(async () => {
-  await sdk.shutdown();
-});
-
-afterEach(() => {
-  exporter.reset();
-});
+const exporter = useInMemorySpans();
 
 const encoder = new TextEncoder();
 const SECRET = 'sk-proj-canary0123456789abcdefSECRET';
