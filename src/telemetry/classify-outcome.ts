@@ -54,6 +54,7 @@ export function classifyOutcome(
   // 529 is Anthropic's "overloaded" (Claude API docs "Errors"); 503 is everyone's.
   if (status === 529 || status === 503) return 'overloaded';
   if (status === 429) return 'rate_limited';
+  if (status === 400 && state.credentialRejected) return 'auth_error';
   if (status === 401 || status === 403) {
     // GitHub Docs "Rate limits for the REST API": exceeding a primary or secondary rate limit can
     // answer 403 with x-ratelimit-remaining 0 or a retry-after header.

@@ -15,6 +15,8 @@ import { parseGoDuration, parseNonNegativeInteger } from './parse-values.ts';
  * A violated per-day quota is spent until midnight Pacific time, when Gemini's daily quotas reset:
  * the call is `quota_exhausted` and the dimension gets remaining 0 with that reset. A per-minute
  * violation is an ordinary `rate_limited` with remaining 0 until the advertised retry delay.
+ * A `type.googleapis.com/google.rpc.ErrorInfo` with reason `API_KEY_INVALID` (google.api.ErrorReason)
+ * is the Gemini API's answer to an invalid, deleted or expired key, sent with status 400.
  */
 export function applyGoogleRpcBody(state: ParseState, body: ErrorBodyFacts): void {
   const details = body.rpcDetails;
@@ -28,6 +30,8 @@ export function applyGoogleRpcBody(state: ParseState, body: ErrorBodyFacts): voi
     if (type.endsWith('google.rpc.RetryInfo')) retryDelayMs = parseProtobufDuration(record.retryDelay);
     else if (type.endsWith('google.rpc.QuotaFailure') && Array.isArray(record.violations)) {
       violations = record.violations as readonly unknown[];
+    } else if (type.endsWith('google.rpc.ErrorInfo') && record.reason === 'API_KEY_INVALID') {
+      state.credentialRejected = true;
     }
   }
   if (retryDelayMs !== undefined) state.retryAfterMs ??= Math.ceil(retryDelayMs);

@@ -12,11 +12,23 @@ export interface ParseState {
    * `quota_exhausted`; never changes the outcome of a successful call.
    */
   quotaExhausted: boolean;
+  /**
+   * The body says the credential itself was refused although the status is not 401/403 (the Gemini
+   * API answers an invalid, deleted or expired key with 400 `API_KEY_INVALID`).
+   */
+  credentialRejected: boolean;
   retryAfterMs: number | undefined;
 }
 
 export function createParseState(headers: HeaderReader, nowMs: number): ParseState {
-  return { headers, nowMs, rateLimits: {}, quotaExhausted: false, retryAfterMs: undefined };
+  return {
+    headers,
+    nowMs,
+    rateLimits: {},
+    quotaExhausted: false,
+    credentialRejected: false,
+    retryAfterMs: undefined,
+  };
 }
 
 /**

@@ -409,6 +409,7 @@ describe('revoked keys', () => {
     const gemini = send(sim, 'gemini', 'sk-sim-unknown-secret', T0 + 10);
     expect(gemini.response.status).toBe(400);
     expect(JSON.stringify(gemini.body)).toContain('API_KEY_INVALID');
+    expect(gemini.normalised.outcome).toBe('auth_error');
     expect(() => sim.revokeKey('nope')).toThrow(/nope/);
   });
 });

@@ -790,6 +790,34 @@ describe('Gemini / Vertex AI 429 bodies', () => {
     }
   });
 
+  it('reads a 400 API_KEY_INVALID (an invalid, deleted or expired key) as auth_error, other 400s as client_error', () => {
+    const invalidKey = {
+      error: {
+        code: 400,
+        message: 'API key not valid. Please pass a valid API key.',
+        status: 'INVALID_ARGUMENT',
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: 'API_KEY_INVALID',
+            domain: 'googleapis.com',
+          },
+        ],
+      },
+    };
+    expect(normalise({ provider: 'gcp.gemini', statusCode: 400, body: invalidKey }).outcome).toBe(
+      'auth_error',
+    );
+    const badRequest = {
+      error: { code: 400, message: 'contents is not specified', status: 'INVALID_ARGUMENT' },
+    };
+    expect(normalise({ provider: 'gcp.gemini', statusCode: 400, body: badRequest }).outcome).toBe(
+      'client_error',
+    );
+    // Only the status decides a success.
+    expect(normalise({ provider: 'gcp.gemini', statusCode: 200, body: invalidKey }).outcome).toBe('ok');
+  });
+
   it('ignores a garbled quota value and retry delay', () => {
     const body = geminiQuotaBody([{ ...perMinuteRequests, quotaValue: 'lots' }], 'soon');
     expect(normalise({ provider: 'gcp.gemini', statusCode: 429, body })).toStrictEqual({
