@@ -5,7 +5,7 @@ import { jsonResponse, type ProviderAdapter, type RouteMatch } from './providers
 import { geminiAdapter } from './providers/gemini.ts';
 import { openAiAdapter } from './providers/openai.ts';
 import type { ProviderFormat } from './scenario.ts';
-import type { SimRequest, SimResponse } from './types.ts';
+import type { SimCall, SimRequest, SimResponse } from './types.ts';
 
 /** One adapter per API format. */
 const ADAPTERS: Readonly<Record<ProviderFormat, ProviderAdapter>> = {
@@ -65,18 +65,25 @@ export function answerRequest(simulator: ProviderSimulator, request: SimRequest,
   if (match.format === 'azure' && !query.has('api-version')) {
     return jsonResponse(404, { error: { code: '404', message: 'Resource not found' } });
   }
+  const call = readCall(adapter, match, request);
+  if (typeof call === 'string') {
+    simulator.countBadRequest(nowMs);
+    return adapter.badRequest(call);
+  }
+  return adapter.render(simulator.decide(call, nowMs), call);
+}
+
+function readCall(adapter: ProviderAdapter, match: RouteMatch, request: SimRequest): SimCall | string {
   const text = request.body ?? '';
-  if (text.length > MAX_BODY_CHARS) return adapter.badRequest('the request body is too large');
+  if (text.length > MAX_BODY_CHARS) return 'the request body is too large';
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return adapter.badRequest('the request body is not valid JSON');
+    return 'the request body is not valid JSON';
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return adapter.badRequest('the request body must be a JSON object');
+    return 'the request body must be a JSON object';
   }
-  const call = adapter.readCall(match, request, body as Record<string, unknown>);
-  if (typeof call === 'string') return adapter.badRequest(call);
-  return adapter.render(simulator.decide(call, nowMs), call);
+  return adapter.readCall(match, request, body as Record<string, unknown>);
 }

@@ -49,10 +49,18 @@ export async function startSimulatorServer(
         );
         return;
       }
-      const answer = simulator.handle(
-        { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
-        nowMs(),
-      );
+      let answer: SimResponse;
+      try {
+        answer = simulator.handle(
+          { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+          nowMs(),
+        );
+      } catch (error) {
+        // A bug in the simulator answers this request with a 500; it never takes the process down.
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'simulator_error', message: String(error) } }));
+        return;
+      }
       send(res, answer, speed);
     });
   });

@@ -256,6 +256,13 @@ export class ProviderSimulator {
     });
   }
 
+  /** Counts a provider call refused before any key was looked at (a malformed request). */
+  countBadRequest(nowMs: number): void {
+    this.#advanceTo(nowMs);
+    this.#totals.requests += 1;
+    this.#totals.outcomes.bad_request += 1;
+  }
+
   /** What every key has left at `nowMs` (advances the simulation to it). */
   state(nowMs: number): SimState {
     const at = this.#advanceTo(nowMs);

@@ -422,6 +422,50 @@ describe('introspection', () => {
     expect([2, 3]).toContain(stats.tooManyRequests.rateLimited);
   });
 
+  it('runs a simulated clock faster than real time, latencies shrinking alike', async () => {
+    const startMs = Date.parse('2026-03-07T20:00:00Z');
+    const fast = await startSimulatorServer(
+      createSimulator(
+        parseScenario({
+          latency: { base_ms: 2_000, per_output_token_ms: 0, jitter_ratio: 0 },
+          keys: [
+            {
+              id: 'gemini-free',
+              secret: SECRETS.gemini,
+              provider: 'gemini',
+              limits: [{ dimension: 'requests', window: 'day', limit: 1, time_zone: 'America/Los_Angeles' }],
+            },
+          ],
+        }),
+        { startMs },
+      ),
+      { speed: 100 },
+    );
+    try {
+      const realStartMs = Date.now();
+      const answer = await fetch(
+        `${fast.url}/v1beta/models/gemini-2.5-flash:generateContent?key=${SECRETS.gemini}`,
+        {
+          method: 'POST',
+          body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+        },
+      );
+      expect(answer.status).toBe(200);
+      const realMs = Date.now() - realStartMs;
+      // Two simulated seconds of latency take about 20 real milliseconds.
+      expect(realMs).toBeGreaterThanOrEqual(15);
+      expect(realMs).toBeLessThan(1_000);
+      const state = (await (await fetch(`${fast.url}/sim/state`)).json()) as SimState;
+      expect(state.nowMs - startMs).toBeGreaterThanOrEqual(realMs * 100 - 100);
+      expect(state.keys[0]?.quotas[0]).toMatchObject({
+        remaining: 0,
+        resetAtMs: Date.parse('2026-03-08T08:00:00Z'),
+      });
+    } finally {
+      await fast.close();
+    }
+  });
+
   it('headroom simulate-provider serves a scenario file until SIGTERM', async () => {
     const child = spawn(
       process.execPath,

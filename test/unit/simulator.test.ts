@@ -571,6 +571,7 @@ describe('responses', () => {
     );
     expect(missing.status).toBe(400);
     expect(JSON.parse(missing.body)).toMatchObject({ error: { type: 'invalid_request_error' } });
+    expect(sim.stats()).toMatchObject({ requests: 1, outcomes: { bad_request: 1 } });
     expect(sim.handle({ method: 'POST', url: '/v2/other', headers: {} }, T0).status).toBe(404);
   });
 });
