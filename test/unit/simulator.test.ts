@@ -21,6 +21,15 @@ const PROVIDER_NAMES: Record<ProviderFormat, string> = {
   gemini: 'gcp.gemini',
 };
 
+/** A scenario of one key. */
+function simulateKey(
+  key: ScenarioInput['keys'][number],
+  scenario: Omit<ScenarioInput, 'keys'> = {},
+  startMs = T0,
+): ProviderSimulator {
+  return simulate({ ...scenario, keys: [key] }, startMs);
+}
+
 function simulate(input: ScenarioInput, startMs = T0, seed?: number): ProviderSimulator {
   return createSimulator(parseScenario(input), { startMs, ...(seed === undefined ? {} : { seed }) });
 }
@@ -164,17 +173,17 @@ describe('per-minute token buckets', () => {
   });
 
   it('refuses a request larger than the whole token bucket, with a reset when it is full', () => {
-    const sim = simulate({
-      responses: { output_tokens: { min: 10, max: 10 } },
-      keys: [
-        {
-          id: 'small',
-          secret: 'sk-sim-small-secret',
-          provider: 'openai',
-          limits: [{ dimension: 'tokens', window: 'minute', limit: 50 }],
-        },
-      ],
-    });
+    const sim = simulateKey(
+      {
+        id: 'small',
+        secret: 'sk-sim-small-secret',
+        provider: 'openai',
+        limits: [{ dimension: 'tokens', window: 'minute', limit: 50 }],
+      },
+      {
+        responses: { output_tokens: { min: 10, max: 10 } },
+      },
+    );
     const refused = send(sim, 'openai', 'sk-sim-small-secret', T0, { content: 'x'.repeat(400) });
     expect(refused.response.status).toBe(429);
     expect(errorOf(refused.body)).toMatchObject({ code: 'rate_limit_exceeded', type: 'tokens' });
@@ -310,15 +319,11 @@ describe('daily quotas in a time zone', () => {
   });
 
   it('an OpenAI key whose daily quota is spent answers insufficient_quota', () => {
-    const sim = simulate({
-      keys: [
-        {
-          id: 'key-a',
-          secret: 'sk-sim-key-a-secret',
-          provider: 'openai',
-          limits: [{ dimension: 'requests', window: 'day', limit: 1 }],
-        },
-      ],
+    const sim = simulateKey({
+      id: 'key-a',
+      secret: 'sk-sim-key-a-secret',
+      provider: 'openai',
+      limits: [{ dimension: 'requests', window: 'day', limit: 1 }],
     });
     expect(send(sim, 'openai', 'sk-sim-key-a-secret', T0).response.status).toBe(200);
     const spent = send(sim, 'openai', 'sk-sim-key-a-secret', T0);
@@ -330,21 +335,22 @@ describe('daily quotas in a time zone', () => {
 
 describe('spend caps', () => {
   it('admits calls while spend is below the monthly cap, then answers the spend-cap error until the 1st', () => {
-    const sim = simulate({
-      pricing: { input_per_million_usd: 0, output_per_million_usd: 1_000 },
-      responses: { output_tokens: { min: 100, max: 100 } },
-      keys: [
-        {
-          id: 'claude-a',
-          secret: 'sk-ant-sim-claude-a-secret',
-          provider: 'anthropic',
-          limits: [{ dimension: 'cost_usd', window: 'month', limit: 0.25 }],
-        },
-      ],
-    });
+    const sim = simulateKey(
+      {
+        id: 'claude-a',
+        secret: 'sk-ant-sim-claude-a-secret',
+        provider: 'anthropic',
+        limits: [{ dimension: 'cost_usd', window: 'month', limit: 0.25 }],
+      },
+      {
+        pricing: { input_per_million_usd: 0, output_per_million_usd: 1_000 },
+        responses: { output_tokens: { min: 100, max: 100 } },
+      },
+    );
     // Each call costs 100 output tokens at $1000 per million: $0.10. $0.20 spent < $0.25 admits a third.
-    for (let i = 0; i < 3; i++)
+    for (let i = 0; i < 3; i++) {
       expect(send(sim, 'anthropic', 'sk-ant-sim-claude-a-secret', T0).response.status).toBe(200);
+    }
     const capped = send(sim, 'anthropic', 'sk-ant-sim-claude-a-secret', T0);
     expect(capped.response.status).toBe(429);
     expect(capped.body).toMatchObject({
@@ -360,17 +366,17 @@ describe('spend caps', () => {
   });
 
   it('OpenAI answers a hard spend limit with its spend-limit code', () => {
-    const sim = simulate({
-      pricing: { input_per_million_usd: 1_000_000, output_per_million_usd: 0 },
-      keys: [
-        {
-          id: 'key-a',
-          secret: 'sk-sim-key-a-secret',
-          provider: 'openai',
-          limits: [{ dimension: 'cost_usd', window: 'month', limit: 1 }],
-        },
-      ],
-    });
+    const sim = simulateKey(
+      {
+        id: 'key-a',
+        secret: 'sk-sim-key-a-secret',
+        provider: 'openai',
+        limits: [{ dimension: 'cost_usd', window: 'month', limit: 1 }],
+      },
+      {
+        pricing: { input_per_million_usd: 1_000_000, output_per_million_usd: 0 },
+      },
+    );
     expect(send(sim, 'openai', 'sk-sim-key-a-secret', T0).response.status).toBe(200);
     const capped = send(sim, 'openai', 'sk-sim-key-a-secret', T0);
     expect(errorOf(capped.body)).toMatchObject({ code: 'project_spend_limit_exceeded' });
@@ -416,16 +422,12 @@ describe('revoked keys', () => {
 
 describe('Azure sub-windows', () => {
   it('refuses a burst above the 10 s share of the minute although the minute has room, with retry-after-ms', () => {
-    const sim = simulate({
-      keys: [
-        {
-          id: 'azure-east',
-          secret: 'azure-sim-east-secret',
-          provider: 'azure',
-          deployment: 'gpt-4o-mini',
-          limits: [{ dimension: 'requests', window: 'minute', limit: 60, sub_window_seconds: 10 }],
-        },
-      ],
+    const sim = simulateKey({
+      id: 'azure-east',
+      secret: 'azure-sim-east-secret',
+      provider: 'azure',
+      deployment: 'gpt-4o-mini',
+      limits: [{ dimension: 'requests', window: 'minute', limit: 60, sub_window_seconds: 10 }],
     });
     const windowStart = Math.ceil(T0 / 10_000) * 10_000;
     for (let i = 0; i < 10; i++) {
@@ -471,21 +473,21 @@ describe('Azure sub-windows', () => {
 
 describe('responses', () => {
   it('Anthropic headers carry RFC 3339 resets and the most restrictive token bucket; a 429 carries retry-after', () => {
-    const sim = simulate({
-      responses: { output_tokens: { min: 100, max: 100 } },
-      keys: [
-        {
-          id: 'claude-a',
-          secret: 'sk-ant-sim-claude-a-secret',
-          provider: 'anthropic',
-          limits: [
-            { dimension: 'requests', window: 'minute', limit: 2 },
-            { dimension: 'input_tokens', window: 'minute', limit: 10_000 },
-            { dimension: 'output_tokens', window: 'minute', limit: 1_000 },
-          ],
-        },
-      ],
-    });
+    const sim = simulateKey(
+      {
+        id: 'claude-a',
+        secret: 'sk-ant-sim-claude-a-secret',
+        provider: 'anthropic',
+        limits: [
+          { dimension: 'requests', window: 'minute', limit: 2 },
+          { dimension: 'input_tokens', window: 'minute', limit: 10_000 },
+          { dimension: 'output_tokens', window: 'minute', limit: 1_000 },
+        ],
+      },
+      {
+        responses: { output_tokens: { min: 100, max: 100 } },
+      },
+    );
     const ok = send(sim, 'anthropic', 'sk-ant-sim-claude-a-secret', T0);
     expect(ok.response.headers).toMatchObject({
       'anthropic-ratelimit-requests-limit': '2',
