@@ -18,7 +18,10 @@ export function parseConfigDocument<T>(
   try {
     document = parseYaml(text) ?? {};
   } catch (error) {
-    throw new HeadroomError(ErrorCode.config, `${source} is not valid YAML: ${(error as Error).message}`, {
+    // The first line names the problem and its line and column; the excerpt after it is left out
+    // because it would print the file's text, which may hold a secret.
+    const problem = ((error as Error).message.split('\n')[0] ?? '').replace(/:$/, '');
+    throw new HeadroomError(ErrorCode.config, `${source} is not valid YAML: ${problem}`, {
       cause: error,
       details: { file: source },
     });

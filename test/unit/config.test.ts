@@ -255,4 +255,11 @@ describe('start-up summary and warnings', () => {
     for (const warning of warningsOf({ HEADROOM_SLACK_TOKEN: 'xoxb-1', HEADROOM_HOST: '::' }))
       expect(warning).not.toContain('xoxb-1');
   });
+
+  it('names the line of a YAML error without printing the text there, which may hold a secret', () => {
+    const attempt = (): unknown =>
+      parseHeadroomFile('pools:\n  - name: sk-do-not-print: nested: x\n', 'f.yaml');
+    expect(attempt).toThrow(/^f\.yaml is not valid YAML: .* at line 2, column \d+$/);
+    expect(attempt).not.toThrow(/sk-do-not-print/);
+  });
 });
