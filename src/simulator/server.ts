@@ -13,6 +13,12 @@ export interface SimulatorServerOptions {
    * when the server starts; latencies shrink by the same factor.
    */
   speed?: number;
+  /**
+   * The simulated clock, in epoch ms, when something else keeps it (e.g. a benchmark's virtual
+   * clock); default the simulator's `startMs` plus the real time elapsed since the server started,
+   * times `speed`.
+   */
+  nowMs?: () => number;
 }
 
 export interface SimulatorServer {
@@ -38,7 +44,9 @@ export async function startSimulatorServer(
   if (!Number.isFinite(speed) || speed <= 0)
     throw new TypeError(`speed: expected a positive number, got ${speed}`);
   const realStartMs = performance.now();
-  const nowMs = (): number => Math.floor(simulator.startMs + (performance.now() - realStartMs) * speed);
+  const nowMs =
+    options.nowMs ??
+    ((): number => Math.floor(simulator.startMs + (performance.now() - realStartMs) * speed));
 
   const server = createServer((req, res) => {
     readBody(req, (body) => {
