@@ -96,7 +96,7 @@ const keySchema = z
     /** The key's alias: what /sim/state and /sim/stats show. */
     id: z.string().min(1),
     /** The credential callers present; never shown by the simulator. */
-    secret: z.string().min(8),
+    secret: z.string().min(8, { error: 'a secret of at least 8 characters' }),
     provider: z.enum(PROVIDER_FORMATS),
     /** Shared quota entities (ids under `quotas`) this key draws on. */
     quotas: z.array(z.string().min(1)).default([]),

@@ -586,7 +586,9 @@ describe('scenario validation', () => {
         keys: [{ id: 'a', secret, provider: 'openai', quotas: ['org-missing'] }],
       });
     expect(attempt).toThrow(HeadroomError);
-    expect(attempt).toThrow(/keys\[0\]\.quotas\[0\]: unknown quota "org-missing"/);
+    expect(attempt).toThrow(
+      'scenario is invalid: keys[0].quotas[0]: "org-missing" is invalid: expected one of the ids under quotas',
+    );
     const duplicate = (): unknown =>
       parseScenario({
         keys: [
@@ -594,8 +596,15 @@ describe('scenario validation', () => {
           { id: 'b', secret, provider: 'openai' },
         ],
       });
-    expect(duplicate).toThrow(/keys\[1\]\.secret/);
-    expect(() => duplicate()).not.toThrow(new RegExp(secret));
+    expect(duplicate).toThrow(/keys\[1\]\.secret is invalid: expected a secret no other key uses/);
+    expect(duplicate).not.toThrow(new RegExp(secret));
+    // A secret the schema refuses is not printed either.
+    const short = (): unknown =>
+      parseScenario({ keys: [{ id: 'a', secret: 'sk-shrt', provider: 'openai' }] });
+    expect(short).toThrow(
+      /keys\[0\]\.secret: \(hidden\) is invalid: expected a secret of at least 8 characters/,
+    );
+    expect(short).not.toThrow(/sk-shrt/);
   });
 
   it('rejects a bad limit with its path', () => {
@@ -610,7 +619,9 @@ describe('scenario validation', () => {
           },
         ],
       }),
-    ).toThrow(/keys\[0\]\.limits\[0\]\.window: a cost_usd limit needs a day or month window/);
+    ).toThrow(
+      /keys\[0\]\.limits\[0\]\.window: "minute" is invalid: expected day or month \(a cost_usd limit/,
+    );
     expect(() =>
       parseScenario({
         keys: [
@@ -622,7 +633,7 @@ describe('scenario validation', () => {
           },
         ],
       }),
-    ).toThrow(/keys\[0\]\.limits\[0\]\.time_zone/);
+    ).toThrow(/keys\[0\]\.limits\[0\]\.time_zone: "Mars\/Olympus" is invalid: expected an IANA time zone/);
   });
 });
 
