@@ -1,5 +1,5 @@
 /**
- * headroom's client SDK (package export `headroom/sdk`): emits one OpenTelemetry span per upstream
+ * headroom's client SDK (the package `@headroom/sdk`, built by packages/sdk): emits one OpenTelemetry span per upstream
  * API call with the span contract of DESIGN.md (GenAI conventions plus `keypool.*`), so headroom
  * can forecast when each key runs out.
  *
