@@ -1,20 +1,20 @@
 /**
- * Readers for the public traces under `/work/shared/traces` (see its README for their licences):
+ * Readers for the public traces in `bench/traces` (see its README for their licences):
  * ServeGen per-client windows, the Azure LLM inference trace 2023 and Mooncake's conversation trace.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
-const TRACES_URL = new URL('../../../shared/traces/', import.meta.url);
+const TRACES_URL = new URL('../traces/', import.meta.url);
 
 /** Absolute path of a trace file; exits with a clear message when the traces are not there. */
 export function tracePath(relative: string): string {
   const path = fileURLToPath(new URL(relative, TRACES_URL));
   if (!existsSync(path)) {
     throw new Error(
-      `bench:forecast needs the public traces at ${fileURLToPath(TRACES_URL)} (missing ${relative}); ` +
-        'they sit next to the repository, in ../shared/traces (see its README.md)',
+      `bench:forecast needs the public traces in ${fileURLToPath(TRACES_URL)}, which are part of ` +
+        `the repository (missing ${relative})`,
     );
   }
   return path;

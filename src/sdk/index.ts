@@ -1,5 +1,5 @@
 /**
- * headroom's client SDK (package export `headroom/sdk`): emits one OpenTelemetry span per upstream
+ * headroom's client SDK (the package `@headroom/sdk`, built by packages/sdk): emits one OpenTelemetry span per upstream
  * API call with the span contract of DESIGN.md (GenAI conventions plus `keypool.*`), so headroom
  * can forecast when each key runs out.
  *
@@ -13,5 +13,7 @@ export { instrumentFetch } from './instrument-fetch.ts';
 export type { FetchFunction, InstrumentFetchOptions } from './instrument-fetch.ts';
 export { recordApiCall } from './record-api-call.ts';
 export type { ApiCallFields, ApiCallRecord, KeyIdentity } from './record-api-call.ts';
-export { DEFAULT_TRACES_ENDPOINT, startTelemetry } from './start-telemetry.ts';
+export { DEFAULT_SHUTDOWN_TIMEOUT_MILLIS, DEFAULT_TRACES_ENDPOINT } from './export-settings.ts';
+export type { ExportEnvironment } from './export-settings.ts';
+export { startTelemetry } from './start-telemetry.ts';
 export type { Telemetry, TelemetryOptions } from './start-telemetry.ts';

@@ -17,7 +17,7 @@ let cachedProvider: TracerProvider | undefined;
 let cachedTracer: Tracer | undefined;
 
 /**
- * The global tracer: whatever provider the app registered (startTelemetry's NodeSDK or its own).
+ * The global tracer: whatever provider the app registered (startTelemetry's or its own).
  * Before one is registered this is OpenTelemetry's proxy tracer, which switches to the real one
  * once it is; a new global provider (after `trace.disable()`) is picked up too.
  */

@@ -1,87 +1,151 @@
 import { hostname } from 'node:os';
-import { diag, type Context } from '@opentelemetry/api';
+import { context, propagation, trace, type Context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BatchSpanProcessor,
+  TracerProvider,
   type ReadableSpan,
   type Span,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import { ErrorCode, HeadroomError } from '../errors/index.ts';
-
-/** headroom's OTLP/HTTP port on loopback: where `headroom serve` listens by default. */
-export const DEFAULT_TRACES_ENDPOINT = 'http://127.0.0.1:4318/v1/traces';
+import { FailureReportingExporter, describeExportFailure } from './export-failures.ts';
+import { invalidSetting, resolveExportSettings, type ExportEnvironment } from './export-settings.ts';
 
 export interface TelemetryOptions {
-  /** OTLP/HTTP traces URL of headroom (or a collector); default {@link DEFAULT_TRACES_ENDPOINT}. */
+  /**
+   * OTLP/HTTP traces URL of headroom (or a collector). Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+   * else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else {@link DEFAULT_TRACES_ENDPOINT}.
+   */
   endpoint?: string;
   /** Resource `service.name`: the gateway or application. */
   serviceName: string;
   /** Resource `service.instance.id`: the gateway node; default the host name. */
   serviceInstanceId?: string;
-  /** Extra export request headers, e.g. `{ authorization: 'Bearer <ingest token>' }`. */
+  /**
+   * Export request headers, e.g. `{ authorization: 'Bearer <ingest token>' }`; they override those
+   * of `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_TRACES_HEADERS` of the same name.
+   */
   headers?: Record<string, string>;
   /** Export encoding; only OTLP protobuf (`proto`) is offered. */
   exporter?: 'proto';
+  /** How long `shutdown()` waits for the last spans to be exported; default 2000 ms. */
+  shutdownTimeoutMillis?: number;
+  /** Where the standard `OTEL_EXPORTER_OTLP_*` variables are read; default `process.env`. */
+  env?: ExportEnvironment;
+  /** Receives one line per kind of export failure; default `console.warn`. */
+  warn?: (line: string) => void;
 }
 
 export interface Telemetry {
   /** Exports every span ended so far. Resolves even when the export fails (the failure is logged). */
   forceFlush(): Promise<void>;
-  /** Flushes, then stops exporting. Resolves even when the last export fails. */
+  /**
+   * Exports what is left, then stops. Resolves within `shutdownTimeoutMillis` even when nothing
+   * answers (the spans not yet exported are dropped), and never rejects.
+   */
   shutdown(): Promise<void>;
 }
 
 /**
- * Starts an OpenTelemetry NodeSDK that exports spans to headroom as OTLP/HTTP protobuf through a
- * batch span processor and registers it as the global tracer provider, so {@link recordApiCall}
- * and {@link instrumentFetch} spans flow to headroom. Only spans of the contract (those with a
- * `keypool.pool` attribute) are exported: headroom would reject any other span, such as those
- * provider SDKs emit on their own. Nothing else is set up: no metrics, no logs, no
- * auto-instrumentation, no resource detection. Export failures (headroom down, overloaded,
- * unauthorised) are reported through OpenTelemetry's `diag` logger and never reach the app; spans
- * beyond the processor's queue are dropped rather than held.
+ * Starts exporting spans to headroom as OTLP/HTTP protobuf through a batch span processor, and
+ * registers the tracer provider (with an async-context manager and the W3C propagators) as
+ * OpenTelemetry's global one, so {@link recordApiCall} and {@link instrumentFetch} spans flow to
+ * headroom. Only spans of the contract (those with a `keypool.pool` attribute) are exported:
+ * headroom would reject any other span, such as those provider SDKs emit on their own. Nothing else
+ * is set up: no metrics, no logs, no auto-instrumentation, no resource detection. Export failures
+ * (headroom down, overloaded, unauthorised) never reach the app: each kind is reported once through
+ * `warn`. Spans beyond the processor's queue are dropped rather than held.
  *
- * Call it once per process, before the first instrumented call. An app that already runs its own
- * OpenTelemetry SDK does not need it: the SDK's spans use whatever provider is registered.
+ * Call it once per process, before the first instrumented call (again only after `shutdown()`). An
+ * app that already runs its own OpenTelemetry SDK does not need it: the SDK's spans use whatever
+ * provider is registered.
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const serviceName = options.serviceName;
   if (typeof serviceName !== 'string' || serviceName.trim() === '') {
-    throw invalid('serviceName', serviceName, 'a non-empty string');
+    throw invalidSetting('options.serviceName', serviceName, 'a non-empty string');
   }
   if (options.exporter !== undefined && options.exporter !== 'proto') {
-    throw invalid('exporter', options.exporter, '"proto"');
+    throw invalidSetting('options.exporter', options.exporter, '"proto"');
   }
-  const endpoint = options.endpoint ?? DEFAULT_TRACES_ENDPOINT;
-  if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
-    throw invalid('endpoint', endpoint, 'an http(s) URL such as http://127.0.0.1:4318/v1/traces');
-  }
+  // The one place the SDK reads the app's environment: the variables every OpenTelemetry SDK honours.
+  const settings = resolveExportSettings(options, options.env ?? process.env);
+  const warn = options.warn ?? ((line: string) => console.warn(line));
 
-  const exporter = new OTLPTraceExporter({ url: endpoint, headers: { ...options.headers } });
+  const exporter = new FailureReportingExporter(
+    (timeoutMillis) => new OTLPTraceExporter({ url: settings.url, headers: settings.headers, timeoutMillis }),
+    settings.url,
+    warn,
+  );
   const processor = new BatchSpanProcessor({ exporter });
-  const sdk = new NodeSDK({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({
       'service.name': serviceName,
       'service.instance.id': options.serviceInstanceId ?? hostname(),
     }),
-    autoDetectResources: false,
     spanProcessors: [new ContractSpanFilter(processor)],
-    instrumentations: [],
-    // Explicitly empty: left undefined, NodeSDK would start OTLP metrics and logs exporters from env.
-    metricReaders: [],
-    logRecordProcessors: [],
   });
-  sdk.start();
+  const unregister = registerGlobals(provider, warn);
 
   let shutdown: Promise<void> | undefined;
   return {
-    forceFlush: () => processor.forceFlush().catch((error: unknown) => reportExportFailure('flush', error)),
-    shutdown: () =>
-      (shutdown ??= sdk.shutdown().catch((error: unknown) => reportExportFailure('shutdown', error))),
+    forceFlush: () =>
+      processor.forceFlush().catch((error: unknown) => exporter.report(describeExportFailure(error))),
+    shutdown: () => {
+      if (shutdown !== undefined) return shutdown;
+      // The last exports end a little before shutdown gives up, so that their failure is the one reported.
+      exporter.limitExportsTo(Math.max(1, Math.floor(settings.shutdownTimeoutMillis * 0.9)));
+      return (shutdown = settleWithin(provider.shutdown(), settings.shutdownTimeoutMillis)
+        .then((settled) => {
+          if (!settled) {
+            exporter.report({
+              kind: `no answer within shutdownTimeoutMillis (${settings.shutdownTimeoutMillis} ms)`,
+            });
+          }
+        })
+        .catch((error: unknown) => exporter.report(describeExportFailure(error)))
+        .finally(unregister));
+    },
   };
+}
+
+/**
+ * Registers the provider, context manager and propagator as OpenTelemetry's globals, each unless
+ * the app registered its own; returns what undoes exactly those registrations.
+ */
+function registerGlobals(provider: TracerProvider, warn: (line: string) => void): () => void {
+  const undo: (() => void)[] = [];
+  if (trace.setGlobalTracerProvider(provider)) undo.push(() => trace.disable());
+  else {
+    warn(
+      'headroom-sdk: another OpenTelemetry tracer provider is already registered; ' +
+        "the SDK's spans go to it, not to startTelemetry's exporter",
+    );
+  }
+  if (context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())) {
+    undo.push(() => context.disable());
+  }
+  const propagator = new CompositePropagator({
+    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  });
+  if (propagation.setGlobalPropagator(propagator)) undo.push(() => propagation.disable());
+  return () => undo.forEach((step) => step());
+}
+
+/** True when `promise` settles within `timeoutMillis`, false when the time ran out first. */
+async function settleWithin(promise: Promise<unknown>, timeoutMillis: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMillis);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Passes on only the spans headroom accepts: those carrying `keypool.pool`. */
@@ -105,16 +169,4 @@ class ContractSpanFilter implements SpanProcessor {
   shutdown(): Promise<void> {
     return this.#next.shutdown();
   }
-}
-
-function reportExportFailure(step: string, error: unknown): void {
-  diag.warn(`headroom-sdk: span export failed during ${step}; the spans are dropped`, error);
-}
-
-function invalid(name: string, value: unknown, expected: string): HeadroomError {
-  return new HeadroomError(
-    ErrorCode.config,
-    `startTelemetry: options.${name} is invalid: got ${JSON.stringify(value) ?? typeof value}, expected ${expected}`,
-    { details: { field: name } },
-  );
 }

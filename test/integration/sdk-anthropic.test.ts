@@ -11,8 +11,8 @@ import {
 } from '../support/fake-provider.ts';
 import { useSdkHarness } from '../support/sdk-harness.ts';
 
-// The official Anthropic client → instrumentFetch → startTelemetry's NodeSDK → OTLP protobuf →
-// headroom → ClickHouse. One NodeSDK per file: it registers process-wide globals.
+// The official Anthropic client → instrumentFetch → startTelemetry's tracer provider → OTLP protobuf →
+// headroom → ClickHouse. One telemetry per file: it registers process-wide globals.
 
 const DIMENSIONS = ['requests', 'tokens', 'input_tokens', 'output_tokens'] as const;
 

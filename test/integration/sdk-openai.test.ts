@@ -15,7 +15,7 @@ import { useSdkHarness } from '../support/sdk-harness.ts';
 import type { StoredCallColumns } from '../support/stored-call.ts';
 
 // The official OpenAI client (and plain fetch for Gemini) → instrumentFetch → startTelemetry's
-// NodeSDK → OTLP protobuf → headroom → ClickHouse. One NodeSDK per file: it registers globals.
+// tracer provider → OTLP protobuf → headroom → ClickHouse. One telemetry per file: it registers globals.
 
 interface StoredCall extends StoredCallColumns {
   requests_limit: string | null;
