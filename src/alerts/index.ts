@@ -1,27 +1,131 @@
-import type { AlertEventRow, Store } from '../store/index.ts';
-import { advanceAlerts, type AlertAction } from './lifecycle.ts';
+/**
+ * Alerting like Prometheus and Alertmanager: pure rules turn forecasts and outcomes into conditions,
+ * a pure lifecycle turns conditions into alerts, a pure pipeline routes, groups, silences and
+ * inhibits them into notification intents; detached delivery jobs carry the intents out through
+ * the one retry wrapper and record what was sent in the `notifications` table.
+ */
+import type { HeadroomFile, SlackConfig } from '../config/index.ts';
+import { createDeliveryQueue, deliverWithRetry, type RetryPolicy } from '../delivery/index.ts';
+import type { AlertEventRow, NotificationRow, SilenceRow, Store } from '../store/index.ts';
+import { buildAlertRouting, type AlertRouting } from './channels/registry.ts';
+import {
+  DEFAULT_HEALTH_RULE_SETTINGS,
+  evaluateKeyHealth,
+  evaluateNoData,
+  evaluatePoolCapacity,
+  evaluateThrottling,
+  type CapacityFacts,
+  type ConfiguredKeyFacts,
+  type HealthRuleSettings,
+  type OutcomeFacts,
+} from './health-rules.ts';
+import { advanceAlerts } from './lifecycle.ts';
+import { alertLabels } from './matchers.ts';
+import type { Matcher } from './matchers.ts';
+import {
+  decideNotifications,
+  type AlertMarks,
+  type NotificationIntent,
+  type NotificationRecord,
+  type Silence,
+} from './pipeline.ts';
 import { evaluateRules, type ForecastFacts, type RuleSettings } from './rules.ts';
-import type { AlertChannel } from './slack.ts';
-import type { Alert, AlertFacts, AlertPolicy } from './types.ts';
+import type { Alert, AlertCondition, AlertFacts, AlertPolicy } from './types.ts';
 
-export { buildAlertBlocks, createSlackChannel } from './slack.ts';
 export { advanceAlerts } from './lifecycle.ts';
 export { evaluateRules } from './rules.ts';
-export type { AlertChannel, SlackOptions } from './slack.ts';
+export {
+  DEFAULT_HEALTH_RULE_SETTINGS,
+  estimateUsualGapMs,
+  evaluateKeyHealth,
+  evaluateNoData,
+  evaluatePoolCapacity,
+  evaluateThrottling,
+} from './health-rules.ts';
+export {
+  ALERT_LABELS,
+  alertLabels,
+  formatMatcher,
+  matchersHold,
+  parseMatcher,
+  validateMatcher,
+} from './matchers.ts';
+export {
+  contentHashOf,
+  decideNotifications,
+  DEFAULT_INHIBIT_RULES,
+  ROUTE_DEFAULTS,
+  routeAlert,
+  silencedBy,
+  silenceState,
+} from './pipeline.ts';
+export { buildAlertRouting } from './channels/registry.ts';
+export { buildGroupBlocks, describeChanges, SLACK_LIMITS } from './channels/slack.ts';
+export {
+  buildWebhookPayload,
+  signWebhookBody,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from './channels/webhook.ts';
+export { buildPagerDutyEvent, pagerDutyDedupKey } from './channels/pagerduty.ts';
+export type { AlertRouting } from './channels/registry.ts';
+export type { MessageRef, Notifier } from './channels/notifier.ts';
+export type { AlertLabels, Matcher } from './matchers.ts';
+export type {
+  AlertMarks,
+  InhibitRule,
+  IntentKind,
+  NotificationIntent,
+  NotificationRecord,
+  PipelineInput,
+  Route,
+  SentAlert,
+  Silence,
+  SilenceState,
+} from './pipeline.ts';
 export type { ForecastFacts, RuleSettings } from './rules.ts';
-export type { Alert, AlertCondition, AlertFacts, AlertPolicy, AlertState, Severity } from './types.ts';
+export type { CapacityFacts, ConfiguredKeyFacts, HealthRuleSettings, OutcomeFacts } from './health-rules.ts';
+export type {
+  Alert,
+  AlertCondition,
+  AlertFacts,
+  AlertPolicy,
+  AlertState,
+  RuleName,
+  Severity,
+} from './types.ts';
+
+/** What the rules see in one cycle. */
+export interface RuleInputs {
+  forecasts: readonly ForecastFacts[];
+  outcomes: readonly OutcomeFacts[];
+  capacity: readonly CapacityFacts[];
+  keys: readonly ConfiguredKeyFacts[];
+}
+
+/** An active alert as `/v1/alerts` shows it. */
+export interface AlertView extends Alert {
+  labels: Readonly<Record<string, string>>;
+  silencedBy: string[];
+  inhibitedBy: string[];
+  /** A receiver has been told of it (and of its current severity). */
+  delivered: boolean;
+}
 
 export interface Alerting {
-  /** Loads open alerts from ClickHouse so that a restart does not send anything twice. */
+  /** Loads open alerts and what every receiver was last sent, so a restart sends nothing twice. */
   restore(): Promise<void>;
-  /** Runs the rules on this cycle's forecasts, advances every alert and delivers what changed. */
-  evaluate(
-    forecasts: readonly ForecastFacts[],
-    nowMs: number,
-    channelOf: (pool: string) => string,
-  ): Promise<void>;
-  /** Alerts that are pending or firing. */
-  active(): Alert[];
+  /**
+   * Runs every rule, advances the alerts, records transitions, decides what to send and hands it to
+   * detached delivery jobs. Returns once decided: deliveries never lengthen the cycle.
+   */
+  evaluate(inputs: RuleInputs, nowMs: number): Promise<void>;
+  /** Alerts that are pending or firing, with their silences, inhibitions and delivery. */
+  active(): AlertView[];
+  /** What each active integration sends to, e.g. `slack #llm-keys`; empty when none is configured. */
+  channels(): string[];
+  /** Waits for deliveries in flight (tests, shutdown). */
+  drain(timeoutMillis?: number): Promise<void>;
 }
 
 interface Logger {
@@ -29,7 +133,7 @@ interface Logger {
   warn(obj: object, msg: string): void;
 }
 
-function toRow(alert: Alert, atMs: number): AlertEventRow {
+function toAlertRow(alert: Alert, atMs: number): AlertEventRow {
   return {
     at: atMs,
     alert_id: alert.alertId,
@@ -43,108 +147,236 @@ function toRow(alert: Alert, atMs: number): AlertEventRow {
     summary: alert.summary,
     details: JSON.stringify(alert.facts),
     started_at: alert.startedAtMs,
-    channel: alert.channel,
-    message_ts: alert.messageTs,
-    notified: alert.notified ? 1 : 0,
+    // Deliveries are recorded per group in `notifications`; these columns stay for old rows.
+    channel: '',
+    message_ts: '',
+    notified: 0,
+    fired_at: alert.firedAtMs,
+    partition: alert.partition,
   };
 }
 
-function fromRow(row: AlertEventRow): Alert {
+function fromAlertRow(row: AlertEventRow): Alert {
   return {
     alertId: row.alert_id,
     rule: row.rule,
     severity: row.severity === 'critical' ? 'critical' : 'warning',
-    state: row.state === 'firing' ? 'firing' : row.state === 'pending' ? 'pending' : 'resolved',
+    state: row.state === 'firing' ? 'firing' : 'pending',
     pool: row.pool,
     subjectKind: row.subject_kind,
     subjectId: row.subject_id,
+    partition: row.partition,
     quotaId: row.quota_id,
     summary: row.summary,
     facts: JSON.parse(row.details) as AlertFacts,
     startedAtMs: row.started_at,
+    firedAtMs: row.fired_at ?? (row.state === 'firing' ? row.at : null),
     lastTrueAtMs: row.at,
-    channel: row.channel,
-    messageTs: row.message_ts,
-    notified: row.notified === 1,
+  };
+}
+
+function toRecord(row: NotificationRow): NotificationRecord {
+  const [groupKey = row.group_key, integration = ''] = splitKey(row.group_key);
+  return {
+    key: row.group_key,
+    groupKey,
+    receiver: row.receiver,
+    integration,
+    seq: row.seq,
+    status: row.status === 'resolved' ? 'resolved' : 'firing',
+    contentHash: row.content_hash,
+    messageRef: JSON.parse(row.message_ref) as Record<string, string>,
+    alerts: JSON.parse(row.alerts) as NotificationRecord['alerts'],
+    groupLabels: JSON.parse(row.group_labels) as Record<string, string>,
+    firstSentAtMs: row.first_sent_at,
+    lastSentAtMs: row.last_sent_at,
+  };
+}
+
+/** `<group key>|<integration>`: the integration id never contains `|`. */
+function splitKey(key: string): [string, string] {
+  const at = key.lastIndexOf('|');
+  return at < 0 ? [key, ''] : [key.slice(0, at), key.slice(at + 1)];
+}
+
+export function silenceFromRow(row: SilenceRow): Silence {
+  return {
+    id: row.id,
+    matchers: JSON.parse(row.matchers) as Matcher[],
+    startsAtMs: row.starts_at,
+    endsAtMs: row.ends_at,
+    createdBy: row.created_by,
+    comment: row.comment,
+    updatedAtMs: row.updated_at,
   };
 }
 
 export function createAlerting(options: {
   store: Store;
-  channel: AlertChannel | undefined;
+  file: HeadroomFile;
+  slack: SlackConfig;
   rules: RuleSettings;
+  health?: Partial<HealthRuleSettings>;
   policy: AlertPolicy;
   log: Logger;
+  /** Retries of one delivery; the defaults of {@link deliverWithRetry} otherwise. */
+  retry?: Partial<RetryPolicy>;
+  /** Read when a job records a delivery. */
+  clock?: () => number;
 }): Alerting {
-  const { store, channel, rules, policy, log } = options;
+  const { store, rules, policy, log } = options;
+  const health: HealthRuleSettings = { ...DEFAULT_HEALTH_RULE_SETTINGS, ...options.health };
+  const clock = options.clock ?? Date.now;
+  const routing: AlertRouting = buildAlertRouting(options.file, options.slack);
+  const queue = createDeliveryQueue((lane, error) =>
+    log.warn(
+      { group: lane, err: error instanceof Error ? error.message : String(error) },
+      'alert delivery job failed',
+    ),
+  );
   let alerts = new Map<string, Alert>();
+  let marks = new Map<string, AlertMarks>();
+  const records = new Map<string, NotificationRecord>();
+  const failures = new Map<string, number>();
+  const busy = new Set<string>();
 
-  async function deliver(action: AlertAction): Promise<boolean> {
-    const alert = action.alert;
-    if (channel === undefined || alert.channel === '') {
-      // No channel configured: the alert is recorded (API, Grafana) but there is nothing to send.
-      alert.notified = true;
-      return true;
+  function rowOf(
+    intent: NotificationIntent,
+    outcome: 'sent' | 'failed' | 'retryable',
+    error: string,
+    messageRef: Readonly<Record<string, string>>,
+  ): NotificationRow {
+    const newEpisode = intent.previous === undefined || intent.previous.status === 'resolved';
+    return {
+      group_key: intent.key,
+      receiver: intent.receiver,
+      seq: intent.seq,
+      kind: intent.kind,
+      status: intent.kind === 'resolved' ? 'resolved' : 'firing',
+      outcome,
+      error,
+      content_hash: intent.contentHash,
+      message_ref: JSON.stringify(messageRef),
+      alerts: JSON.stringify(intent.alerts),
+      group_labels: JSON.stringify(intent.groupLabels),
+      first_sent_at: newEpisode ? intent.decidedAtMs : (intent.previous?.firstSentAtMs ?? intent.decidedAtMs),
+      last_sent_at: intent.decidedAtMs,
+      recorded_at: clock(),
+    };
+  }
+
+  async function deliver(intent: NotificationIntent): Promise<void> {
+    const notifier = routing.notifiers.get(intent.integration);
+    if (notifier === undefined) return;
+    // Another instance (or this one before a restart) may have sent this already.
+    const [latest] = await store.readLatestNotifications(intent.key);
+    if (latest !== undefined && latest.seq >= intent.seq) {
+      records.set(intent.key, toRecord(latest));
+      return;
     }
-    const result =
-      action.kind === 'post'
-        ? await channel.post(alert)
-        : action.kind === 'escalate'
-          ? await channel.reply(
-              alert,
-              `:red_circle: Escalated from ${action.previousSeverity} to critical: ${alert.summary}`,
-            )
-          : await channel.resolve(alert);
-    if (result.kind !== 'success') {
-      log.warn(
-        {
-          alert: alert.alertId,
-          action: action.kind,
-          err: result.error.message,
-          retryable: result.kind === 'retryable',
-        },
-        'alert delivery failed; retrying next cycle',
-      );
-      if (action.kind === 'escalate') return false;
-      alert.notified = false;
-      return false;
+    const result = await deliverWithRetry(() => notifier.send(intent), options.retry);
+    if (result.kind === 'success') {
+      const row = rowOf(intent, 'sent', '', result.value);
+      records.set(intent.key, toRecord(row));
+      failures.delete(intent.key);
+      await store.writeNotifications([row]);
+      for (const alert of intent.kind === 'resolved' ? intent.changes.resolved : intent.alerts)
+        log.info(
+          {
+            alert: alert.alertId,
+            action: intent.kind === 'firing' ? 'post' : intent.kind,
+            rule: alert.rule,
+            severity: alert.severity,
+            pool: alert.labels['pool'] ?? '',
+            subject: `${alert.labels['subject_kind'] ?? ''} ${alert.labels['subject'] ?? ''}`,
+            quota: alert.labels['quota'] ?? '',
+            receiver: intent.receiver,
+            integration: intent.integration,
+            channel: result.value['channel'] ?? '',
+          },
+          `alert sent: ${alert.summary}`,
+        );
+      return;
     }
-    if (action.kind === 'post' && result.value !== undefined) alert.messageTs = result.value.messageTs;
-    alert.notified = true;
-    log.info(
+    const permanent = result.kind === 'failure';
+    if (permanent) failures.set(intent.key, intent.decidedAtMs);
+    log.warn(
       {
-        alert: alert.alertId,
-        action: action.kind,
-        rule: alert.rule,
-        severity: alert.severity,
-        state: alert.state,
-        pool: alert.pool,
-        subject: `${alert.subjectKind} ${alert.subjectId}`,
-        quota: alert.quotaId,
-        channel: alert.channel,
+        receiver: intent.receiver,
+        integration: intent.integration,
+        group: intent.groupKey,
+        kind: intent.kind,
+        attempts: result.attempts,
+        err: result.error.message,
       },
-      `alert sent: ${alert.summary}`,
+      permanent
+        ? 'alert notification refused: fix the receiver (token, channel, invitation); tried again after group_interval'
+        : 'alert notification not delivered yet: tried again next cycle',
     );
-    return true;
+    await store.writeNotifications([
+      rowOf(intent, permanent ? 'failed' : 'retryable', result.error.message, {}),
+    ]);
   }
 
   return {
     async restore() {
-      alerts = new Map((await store.readOpenAlerts()).map((row) => [row.alert_id, fromRow(row)]));
+      alerts = new Map((await store.readOpenAlerts()).map((row) => [row.alert_id, fromAlertRow(row)]));
+      records.clear();
+      for (const row of await store.readLatestNotifications()) records.set(row.group_key, toRecord(row));
     },
-    async evaluate(forecasts, nowMs, channelOf) {
-      const conditions = evaluateRules(forecasts, rules, nowMs);
-      const step = advanceAlerts(alerts, conditions, policy, nowMs, (c) => channelOf(c.pool));
+    async evaluate(inputs, nowMs) {
+      const conditions: AlertCondition[] = [
+        ...evaluateRules(inputs.forecasts, rules, nowMs),
+        ...evaluateThrottling(inputs.outcomes, health),
+        ...evaluatePoolCapacity(inputs.capacity, health, nowMs),
+        ...evaluateKeyHealth(inputs.outcomes, inputs.keys, health, nowMs),
+        ...evaluateNoData(inputs.keys, health, nowMs),
+      ];
+      const step = advanceAlerts(alerts, conditions, policy, nowMs);
       alerts = step.alerts;
-      const changed = new Map(step.transitions.map((a) => [a.alertId, a]));
-      for (const action of step.actions) {
-        if (await deliver(action)) changed.set(action.alert.alertId, action.alert);
+      await store.writeAlertEvents(step.transitions.map((a) => toAlertRow(a, nowMs)));
+      const silences = (await store.readSilences()).map(silenceFromRow);
+      const decided = decideNotifications({
+        alerts: [...alerts.values()],
+        route: routing.route,
+        receivers: routing.receivers,
+        inhibitRules: routing.inhibitRules,
+        silences,
+        records,
+        failures,
+        busy,
+        nowMs,
+      });
+      marks = decided.marks;
+      for (const intent of decided.intents) {
+        busy.add(intent.key);
+        queue.enqueue(intent.key, async () => {
+          try {
+            await deliver(intent);
+          } finally {
+            busy.delete(intent.key);
+          }
+        });
       }
-      await store.writeAlertEvents([...changed.values()].map((a) => toRow(a, nowMs)));
-      for (const [id, alert] of alerts) if (alert.state === 'resolved' && alert.notified) alerts.delete(id);
     },
     active() {
-      return [...alerts.values()].filter((a) => a.state !== 'resolved');
+      const told = new Map<string, string>();
+      for (const record of records.values())
+        if (record.status === 'firing') for (const a of record.alerts) told.set(a.alertId, a.severity);
+      return [...alerts.values()].map((alert) => {
+        const mark = marks.get(alert.alertId);
+        return {
+          ...alert,
+          labels: mark?.labels ?? alertLabels(alert),
+          silencedBy: mark?.silencedBy ?? [],
+          inhibitedBy: mark?.inhibitedBy ?? [],
+          delivered: told.get(alert.alertId) === alert.severity,
+        };
+      });
     },
+    channels() {
+      return [...routing.notifiers.values()].map((n) => `${n.id}: ${n.description}`);
+    },
+    drain: (timeoutMillis) => queue.drain(timeoutMillis),
   };
 }

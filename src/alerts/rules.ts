@@ -14,6 +14,8 @@ export interface ForecastFacts {
   etaP50Ms: number | null;
   pExhaust: number;
   status: string;
+  /** The partition a key draws from, or the partition itself; '' or absent when none. */
+  partition?: string;
   /** When the quota runs out at the pace of the last `paceLookbackMs`, before its reset; else null. */
   paceEtaMs?: number | null;
 }
@@ -28,7 +30,7 @@ export interface RuleSettings {
   paceLookbackMs?: number;
 }
 
-function formatTime(ms: number): string {
+export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 }
 
@@ -78,6 +80,7 @@ export function evaluateRules(
       pool: f.pool,
       subjectKind: f.subjectKind,
       subjectId: f.subjectId,
+      partition: f.partition ?? (f.subjectKind === 'partition' ? f.subjectId : ''),
       quotaId: f.quotaId,
     };
     const facts: AlertFacts = {

@@ -1,10 +1,16 @@
 import cron from 'node-cron';
-import { createAlerting, createSlackChannel, type Alert, type ForecastFacts } from '../alerts/index.ts';
+import {
+  createAlerting,
+  estimateUsualGapMs,
+  type AlertView,
+  type ConfiguredKeyFacts,
+  type ForecastFacts,
+} from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
 import { computeAdvice, type Advice } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
 import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
-import { SeriesCache } from './series-cache.ts';
+import { SeriesCache, type CachedSeries } from './series-cache.ts';
 import { createJobRunner, type JobRun } from './job.ts';
 
 export type { PoolCapacity, QuotaForecast, SubjectForecast } from './cycle.ts';
@@ -16,6 +22,8 @@ export type { JobRun } from './job.ts';
 const BUCKET_SECONDS = 600;
 const DAY_MS = 86_400_000;
 const THROTTLING_LOOKBACK_MS = 15 * 60_000;
+/** A key's auth errors and successes are looked at over the last hour. */
+const KEY_HEALTH_LOOKBACK_MS = 3_600_000;
 const ADVICE_DAMPING = 0.5;
 const FORECAST_ROW_INTERVAL_MS = 5 * 60_000;
 
@@ -25,7 +33,7 @@ export interface AnalyticsSnapshot {
   subjects: SubjectForecast[];
   capacity: PoolCapacity[];
   advice: Map<string, Advice>;
-  alerts: Alert[];
+  alerts: AlertView[];
 }
 
 export interface CycleStats {
@@ -52,7 +60,11 @@ export interface Analytics {
   lastRun(): JobRun | undefined;
   /** Sizes and timings of the last successful cycle. */
   lastStats(): CycleStats | undefined;
-  /** Stops the schedule and waits for a cycle in progress. */
+  /** Where alerts go: one line per active integration; empty when none is configured. */
+  alertChannels(): string[];
+  /** Waits for alert deliveries in flight. */
+  drainDeliveries(timeoutMillis?: number): Promise<void>;
+  /** Stops the schedule, waits for a cycle in progress and for deliveries in flight. */
   stop(): Promise<void>;
 }
 
@@ -85,16 +97,12 @@ export function createAnalytics(options: {
   const clock = options.clock ?? Date.now;
   const file = config.file;
   const intervalMs = file.analytics.interval_seconds * 1000;
-  const channel =
-    config.slack.token === undefined
-      ? undefined
-      : createSlackChannel({
-          token: config.slack.token,
-          ...(config.slack.apiUrl === undefined ? {} : { apiUrl: config.slack.apiUrl }),
-        });
+  const a = file.alerts;
   const alerting = createAlerting({
     store,
-    channel,
+    file,
+    slack: config.slack,
+    clock,
     rules: {
       warningRatio: file.alerts.warning_ratio,
       criticalRatio: file.alerts.critical_ratio,
@@ -103,15 +111,22 @@ export function createAnalytics(options: {
       paceHorizonMs: file.alerts.pace_horizon_minutes * 60_000,
       paceLookbackMs: file.alerts.pace_lookback_minutes * 60_000,
     },
+    health: {
+      throttlingWarningRatio: a.throttling_warning_ratio,
+      throttlingCriticalRatio: a.throttling_critical_ratio,
+      throttlingMinCalls: a.throttling_min_calls,
+      throttlingWindowMs: a.throttling_window_minutes * 60_000,
+      poolCapacityLeadMs: a.pool_capacity_lead_minutes * 60_000,
+      keyExpiryWarningMs: a.key_expiry_warning_days * DAY_MS,
+      noDataMinMs: a.no_data_min_minutes * 60_000,
+      noDataGapFactor: a.no_data_gap_factor,
+    },
     policy: {
       forMs: file.alerts.for_seconds * 1000,
       keepFiringForMs: file.alerts.keep_firing_for_seconds * 1000,
     },
     log,
   });
-  const poolChannels = new Map(file.pools.map((p) => [p.name, p.slack_channel]));
-  const channelOf = (pool: string): string =>
-    poolChannels.get(pool) ?? file.alerts.slack_channel ?? config.slack.channel ?? '';
 
   let snapshot: AnalyticsSnapshot | undefined;
   let stats: CycleStats | undefined;
@@ -133,6 +148,10 @@ export function createAnalytics(options: {
     await cache.refresh(store, nowMs, (file.analytics.history_days + 1) * DAY_MS);
     const providerLimits = await store.readProviderLimits();
     const throttling = await store.readThrottling(nowMs - THROTTLING_LOOKBACK_MS);
+    const outcomes = await store.readOutcomeCounts(
+      nowMs - a.throttling_window_minutes * 60_000,
+      nowMs - KEY_HEALTH_LOOKBACK_MS,
+    );
     const windowStarts = currentWindowStarts(file, nowMs);
     cache.keepPrefixes(windowStarts);
     const prefixes = new Map<number, ReadonlyMap<string, UsageBucketRow>>();
@@ -212,6 +231,7 @@ export function createAnalytics(options: {
           pExhaust: f.pExhaust,
           status: f.status,
           paceEtaMs: q.paceEtaMs,
+          partition: s.subject.kind === 'pool' ? '' : s.subject.partition,
         });
       }
     }
@@ -219,7 +239,33 @@ export function createAnalytics(options: {
     await store.writeForecasts(rows);
     lastWritten = written;
     if (fullWrite) lastFullWriteMs = nowMs;
-    await alerting.evaluate(facts, nowMs, channelOf);
+    await alerting.evaluate(
+      {
+        forecasts: facts,
+        outcomes: outcomes.map((o) => ({
+          pool: o.pool,
+          keyId: o.key_id,
+          partition: o.partition,
+          calls: o.calls,
+          rateLimited: o.rate_limited,
+          quotaExhausted: o.quota_exhausted,
+          authErrors: o.auth_errors,
+          lastAuthErrorMs: o.last_auth_error_ms,
+          lastOkMs: o.last_ok_ms,
+        })),
+        capacity: result.capacity.map((c) => ({
+          pool: c.pool,
+          quotaId: c.quotaId,
+          dimension: c.dimension,
+          keys: c.keys,
+          runsDry: c.capacity.runsDry,
+          etaMs: c.capacity.etaMs,
+          demandPerSecond: c.demandPerSecond,
+        })),
+        keys: configuredKeys(series, bucketMs),
+      },
+      nowMs,
+    );
 
     const next = new Map<string, Advice>();
     const adviceRows = [];
@@ -294,6 +340,32 @@ export function createAnalytics(options: {
     }
   }
 
+  /** Configured keys with when they were last seen and their usual gap, from the fine buckets. */
+  function configuredKeys(series: readonly CachedSeries[], bucketMs: number): ConfiguredKeyFacts[] {
+    const seen = new Map(series.map((k) => [`${k.pool}\u0000${k.key_id}`, k]));
+    const out: ConfiguredKeyFacts[] = [];
+    for (const pool of file.pools) {
+      for (const key of pool.keys) {
+        const cached = seen.get(`${pool.name}\u0000${key.id}`);
+        const active: number[] = [];
+        if (cached !== undefined)
+          cached.fine.t.forEach((t, i) => {
+            if ((cached.fine.requests[i] ?? 0) > 0) active.push(t);
+          });
+        const last = active.at(-1);
+        out.push({
+          pool: pool.name,
+          keyId: key.id,
+          partition: key.partition ?? cached?.partition ?? key.id,
+          ...(key.expires_at === undefined ? {} : { expiresAtMs: Date.parse(key.expires_at) }),
+          lastSeenMs: last === undefined ? null : last + bucketMs,
+          usualGapMs: estimateUsualGapMs(active),
+        });
+      }
+    }
+    return out;
+  }
+
   const job = createJobRunner('analytics cycle', cycle, log, clock);
 
   return {
@@ -333,10 +405,13 @@ export function createAnalytics(options: {
     snapshot: () => snapshot,
     lastRun: () => job.last,
     lastStats: () => stats,
+    alertChannels: () => alerting.channels(),
+    drainDeliveries: (timeoutMillis) => alerting.drain(timeoutMillis),
     async stop() {
       await task?.stop();
       await task?.destroy();
       await job.idle();
+      await alerting.drain(10_000);
     },
   };
 }

@@ -7,6 +7,7 @@ import { runDemo } from '../demo/index.ts';
 import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { parseCommandLine, type OptionSpec } from './args.ts';
 import { startService } from './service.ts';
+import { runSilenceCommand } from './silence.ts';
 import { runSimulateProvider, SIMULATE_PROVIDER_USAGE } from './simulate-provider.ts';
 
 const USAGE = `headroom: forecasts when each API key and shared quota will run out, alerts in Slack, steers gateways.
@@ -22,7 +23,9 @@ Usage:
   headroom demo
       Shows the whole loop in about a minute on a temporary data directory: traffic through the
       OpenTelemetry SDK, forecasts, a Slack alert (to a local Slack API endpoint) and rebalance advice.
-${SIMULATE_PROVIDER_USAGE}  headroom --version
+${SIMULATE_PROVIDER_USAGE}  headroom silence add|ls|expire
+      Silences of the running service, like amtool's (headroom silence --help).
+  headroom --version
   headroom --help
 
 Configuration comes from the environment (HEADROOM_*, see README.md); flags override it.
@@ -58,6 +61,11 @@ function readVersion(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // silence has options of its own (amtool's), parsed by its module.
+  if (argv[0] === 'silence') {
+    const config = loadConfig();
+    return runSilenceCommand(argv.slice(1), config, serviceUrl(config));
+  }
   const parsed = parseCommandLine(argv, COMMANDS, OPTIONS);
   if (parsed.kind === 'usage') {
     process.stderr.write(`headroom: ${parsed.message}\n\n${USAGE}`);

@@ -80,11 +80,19 @@ const quotaSchema = z
   })
   .strict();
 
+const EXPIRES_EXPECTED = 'an ISO 8601 date or time such as 2026-12-31 or 2026-12-31T00:00:00Z';
+
 const keySchema = z
   .object({
     id: text('the key alias or fingerprint, as sent in keypool.key.id'),
     partition: text('the name of the quota partition the key draws from').optional(),
     provider: text('a provider name such as openai').optional(),
+    /** When the key stops working (ISO 8601); the key-health rule warns `key_expiry_warning_days` ahead. */
+    expires_at: text(EXPIRES_EXPECTED)
+      .refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && Number.isFinite(Date.parse(v)), {
+        error: EXPIRES_EXPECTED,
+      })
+      .optional(),
     quotas: listOf(quotaSchema, 'quotas'),
   })
   .strict();
@@ -131,6 +139,96 @@ const ratio = (example: number, inclusiveMax: boolean) =>
 const minutesOrSeconds = (unit: string, note = '') =>
   numberWhere(`a number of ${unit}, 0 or more${note}`, (n) => n >= 0);
 
+/** A duration written as Alertmanager writes them: `30s`, `5m`, `4h`, `1d`, `500ms`. */
+const DURATION_EXPECTED = 'a duration such as 30s, 5m, 4h or 1d';
+const duration = z
+  .string({ error: DURATION_EXPECTED })
+  .regex(/^\d+(ms|s|m|h|d)$/, { error: DURATION_EXPECTED })
+  .transform((v) => {
+    const [, n = '0', unit = 's'] = /^(\d+)(ms|s|m|h|d)$/.exec(v) ?? [];
+    const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+    return Number(n) * (unitMs[unit] ?? 1000);
+  });
+
+/** A label matcher in Alertmanager's text form: `pool="prod"`, `severity=~"critical|warning"`. */
+const MATCHER_EXPECTED = 'a matcher such as pool="prod", severity!="warning" or rule=~"forecast|pace"';
+const matcherText = z
+  .string({ error: MATCHER_EXPECTED })
+  .regex(/^\s*[A-Za-z_][A-Za-z0-9_]*\s*(=~|!~|!=|=)\s*.*$/, { error: MATCHER_EXPECTED });
+
+export interface RouteSpec {
+  receiver?: string | undefined;
+  matchers: string[];
+  group_by?: string[] | undefined;
+  group_wait?: number | undefined;
+  group_interval?: number | undefined;
+  repeat_interval?: number | undefined;
+  continue: boolean;
+  routes: RouteSpec[];
+}
+
+const routeSchema: z.ZodType<RouteSpec, unknown> = z.lazy(() =>
+  z
+    .object({
+      receiver: text('the name of a receiver in alerts.receivers').optional(),
+      matchers: listOf(matcherText, 'matchers'),
+      group_by: z
+        .array(text('a label name such as pool or rule'), { error: 'a list of label names' })
+        .optional(),
+      group_wait: duration.optional(),
+      group_interval: duration.optional(),
+      repeat_interval: duration.optional(),
+      continue: z.boolean({ error: 'true or false' }).default(false),
+      routes: listOf(routeSchema, 'routes'),
+    })
+    .strict(),
+);
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
+const timeoutSeconds = numberWhere('a number of seconds above 0, at most 300', (n) => n > 0 && n <= 300);
+
+const receiverSchema = z
+  .object({
+    name: text('a receiver name'),
+    /** Slack channels; the bot token and API URL come from HEADROOM_SLACK_TOKEN / HEADROOM_SLACK_API_URL. */
+    slack_configs: listOf(z.object({ channel: slackChannel.optional() }).strict(), 'Slack configs'),
+    /** Alertmanager-compatible webhooks, HMAC-signed when a secret is given. */
+    webhook_configs: listOf(
+      z
+        .object({
+          url: httpUrl,
+          secret: text('a non-empty shared secret').optional(),
+          timeout_seconds: timeoutSeconds.default(10),
+        })
+        .strict(),
+      'webhook configs',
+    ),
+    /** PagerDuty Events API v2 services. */
+    pagerduty_configs: listOf(
+      z
+        .object({
+          routing_key: text('the integration (routing) key of a PagerDuty service'),
+          url: httpUrl.default('https://events.pagerduty.com'),
+          timeout_seconds: timeoutSeconds.default(10),
+        })
+        .strict(),
+      'PagerDuty configs',
+    ),
+  })
+  .strict();
+
+const inhibitRuleSchema = z
+  .object({
+    source_matchers: z
+      .array(matcherText, { error: 'a list of matchers' })
+      .min(1, { error: 'at least one matcher' }),
+    target_matchers: z
+      .array(matcherText, { error: 'a list of matchers' })
+      .min(1, { error: 'at least one matcher' }),
+    equal: listOf(text('a label name such as pool'), 'label names'),
+  })
+  .strict();
+
 const fileSchema = z
   .object({
     analytics: z
@@ -159,19 +257,56 @@ const fileSchema = z
         for_seconds: minutesOrSeconds('seconds').default(0),
         keep_firing_for_seconds: minutesOrSeconds('seconds').default(0),
         slack_channel: slackChannel.optional(),
+        throttling_warning_ratio: ratio(0.1, true).default(0.1),
+        throttling_critical_ratio: ratio(0.5, true).default(0.5),
+        throttling_window_minutes: numberWhere(
+          'a number of minutes from 1 to 1440',
+          (n) => n >= 1 && n <= 1440,
+        ).default(15),
+        throttling_min_calls: numberWhere(
+          'a whole number of calls, 1 or more',
+          (n) => Number.isInteger(n) && n >= 1,
+        ).default(20),
+        pool_capacity_lead_minutes: minutesOrSeconds('minutes').default(360),
+        key_expiry_warning_days: minutesOrSeconds('days').default(14),
+        no_data_min_minutes: numberWhere('a number of minutes, 1 or more', (n) => n >= 1).default(30),
+        no_data_gap_factor: numberWhere('a factor of 1 or more', (n) => n >= 1).default(3),
+        /** Alertmanager's routing tree; the root needs no matchers. */
+        route: routeSchema.optional(),
+        receivers: listOf(receiverSchema, 'receivers'),
+        /** Replace the default inhibition (pool capacity over keys; partition over its keys). */
+        inhibit_rules: z.array(inhibitRuleSchema, { error: 'a list of inhibit rules' }).optional(),
       })
       .strict()
-      .default({
-        warning_ratio: 0.8,
-        critical_ratio: 0.95,
-        forecast_p_exhaust: DEFAULT_FORECAST_P_EXHAUST,
-        forecast_horizon_minutes: DEFAULT_FORECAST_HORIZON_MINUTES,
-        pace_lookback_minutes: DEFAULT_PACE_LOOKBACK_MINUTES,
-        pace_horizon_minutes: 0,
-        for_seconds: 0,
-        keep_firing_for_seconds: 0,
-      })
+      .prefault({})
       .superRefine((alerts, context) => {
+        const names = new Map<string, number>();
+        for (const [i, receiver] of alerts.receivers.entries()) {
+          const earlier = names.get(receiver.name);
+          if (earlier !== undefined)
+            context.addIssue({
+              code: 'custom',
+              path: ['receivers', i, 'name'],
+              message: `a receiver name not used earlier (receivers[${earlier}] has it)`,
+            });
+          else names.set(receiver.name, i);
+        }
+        const checkRoute = (route: RouteSpec, path: (string | number)[]): void => {
+          if (path.length === 1 && route.receiver === undefined && alerts.receivers.length > 0)
+            context.addIssue({
+              code: 'custom',
+              path: [...path, 'receiver'],
+              message: 'the name of a receiver in alerts.receivers: the root route needs one',
+            });
+          if (route.receiver !== undefined && !names.has(route.receiver))
+            context.addIssue({
+              code: 'custom',
+              path: [...path, 'receiver'],
+              message: `the name of a receiver in alerts.receivers (${[...names.keys()].join(', ') || 'none is defined'})`,
+            });
+          route.routes.forEach((child, i) => checkRoute(child, [...path, 'routes', i]));
+        };
+        if (alerts.route !== undefined) checkRoute(alerts.route, ['route']);
         if (alerts.warning_ratio >= alerts.critical_ratio) {
           context.addIssue({
             code: 'custom',
@@ -187,6 +322,7 @@ const fileSchema = z
 export type QuotaDimensionName = (typeof DIMENSIONS)[number];
 export type QuotaSpec = z.infer<typeof quotaSchema>;
 export type PoolSpec = z.infer<typeof poolSchema>;
+export type ReceiverSpec = z.infer<typeof receiverSchema>;
 /** The parsed `headroom.yaml`: pools, keys, quotas, alert rules, analytics schedule. */
 export type HeadroomFile = z.infer<typeof fileSchema>;
 

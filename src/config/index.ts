@@ -15,7 +15,14 @@ export { describeProblem } from './issues.ts';
 export type { ValidateOptions } from './issues.ts';
 export { findConfigWarnings, redactUrl, summarizeConfig } from './summary.ts';
 export type { ConfigSummary } from './summary.ts';
-export type { HeadroomFile, PoolSpec, QuotaDimensionName, QuotaSpec } from './file.ts';
+export type {
+  HeadroomFile,
+  PoolSpec,
+  QuotaDimensionName,
+  QuotaSpec,
+  ReceiverSpec,
+  RouteSpec,
+} from './file.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */
 export type Role = 'all' | 'ingest' | 'analytics';

@@ -52,7 +52,17 @@ export function summarizeConfig(config: Config): ConfigSummary {
     0,
   );
   const channels = new Set<string>();
-  if (config.slack.token !== undefined) {
+  // Receivers, when configured, are the channels; else a Slack token with channels makes one.
+  for (const receiver of file.alerts.receivers) {
+    for (const slack of receiver.slack_configs)
+      channels.add(
+        `slack ${slack.channel ?? file.alerts.slack_channel ?? config.slack.channel ?? '(pool channels)'}`,
+      );
+    // Only the origin: a webhook path or query may carry a token.
+    for (const hook of receiver.webhook_configs) channels.add(`webhook ${new URL(hook.url).origin}`);
+    for (const pd of receiver.pagerduty_configs) channels.add(`pagerduty ${new URL(pd.url).origin}`);
+  }
+  if (file.alerts.receivers.length === 0 && config.slack.token !== undefined) {
     const fallback = file.alerts.slack_channel ?? config.slack.channel;
     if (fallback !== undefined) channels.add(`slack ${fallback}`);
     for (const channel of poolChannels(config).values())

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Analytics, AnalyticsSnapshot, SubjectForecast } from '../analytics/index.ts';
-import type { Alert } from '../alerts/index.ts';
+import { silenceFromRow, silencedBy, type AlertView, type Silence } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
-import { bearerMatches } from './auth.ts';
+import { requireAdmin } from './auth.ts';
+import { registerSilences } from './silences.ts';
 
 function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
@@ -43,7 +44,9 @@ function quotasOf(s: SubjectForecast): object[] {
   }));
 }
 
-function alertJson(a: Alert): object {
+function alertJson(a: AlertView, silences: readonly Silence[], nowMs: number): object {
+  // Silences are matched now, not as of the last cycle: a silence just created shows at once.
+  const silenced = silencedBy(a.labels, silences, nowMs);
   return {
     alert_id: a.alertId,
     rule: a.rule,
@@ -54,12 +57,17 @@ function alertJson(a: Alert): object {
     subject_id: a.subjectId,
     quota_id: a.quotaId,
     summary: a.summary,
+    labels: a.labels,
     started_at: iso(a.startedAtMs),
-    channel: a.channel,
-    notified: a.notified,
-    used: a.facts.used,
-    limit: a.facts.limit,
-    eta_p50: iso(a.facts.etaP50Ms),
+    fired_at: iso(a.firedAtMs),
+    silenced: silenced.length > 0,
+    silenced_by: silenced,
+    inhibited: a.inhibitedBy.length > 0,
+    inhibited_by: a.inhibitedBy,
+    delivered: a.delivered,
+    used: a.facts.used ?? null,
+    limit: a.facts.limit ?? null,
+    eta_p50: iso(a.facts.etaP50Ms ?? a.facts.atMs),
     reset_at: iso(a.facts.resetAtMs),
   };
 }
@@ -141,15 +149,7 @@ export async function registerApi(
   });
 
   app.get<{ Params: { pool: string } }>('/v1/pools/:pool/advice', async (request, reply) => {
-    if (adminToken !== undefined && !bearerMatches(request.headers.authorization, [adminToken])) {
-      throw new HeadroomError(
-        ErrorCode.unauthorized,
-        'missing or invalid admin token: send Authorization: Bearer <HEADROOM_ADMIN_TOKEN>',
-        {
-          statusCode: 401,
-        },
-      );
-    }
+    requireAdmin(request.headers.authorization, adminToken);
     const snapshot = requireSnapshot();
     const advice = snapshot.advice.get(request.params.pool);
     if (advice === undefined) {
@@ -196,8 +196,10 @@ export async function registerApi(
     }
     const snapshot = analytics.snapshot();
     const history = await store.readAlertHistory(Number(limitText));
+    const silences = (await store.readSilences()).map(silenceFromRow);
+    const nowMs = Date.now();
     return {
-      active: (snapshot?.alerts ?? []).map(alertJson),
+      active: (snapshot?.alerts ?? []).map((a) => alertJson(a, silences, nowMs)),
       history: history.map((row) => ({
         at: iso(row.at),
         alert_id: row.alert_id,
@@ -209,8 +211,9 @@ export async function registerApi(
         subject_id: row.subject_id,
         quota_id: row.quota_id,
         summary: row.summary,
-        notified: row.notified === 1,
       })),
     };
   });
+
+  await registerSilences(app, store, adminToken);
 }

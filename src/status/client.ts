@@ -2,19 +2,25 @@ import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import type { KeysView } from './key-table.ts';
 
 /**
- * `GET /v1/keys` of a running headroom (CLI commands never open the data directory: chDB lets one
- * process hold it). The admin token, when given, is sent as a bearer token.
+ * One call to the HTTP API of a running headroom (CLI commands never open the data directory: chDB
+ * lets one process hold it), answering the parsed JSON body. The admin token, when given, is sent as
+ * a bearer token; an error answer becomes a {@link HeadroomError} with the service's code and message.
  */
-export async function fetchKeys(
+export async function requestService(
   baseUrl: string,
-  options: { pool?: string; adminToken?: string; timeoutMillis?: number } = {},
-): Promise<KeysView> {
-  const url = new URL('/v1/keys', baseUrl);
-  if (options.pool !== undefined) url.searchParams.set('pool', options.pool);
+  path: string,
+  options: { method?: string; body?: object; adminToken?: string; timeoutMillis?: number } = {},
+): Promise<unknown> {
+  const url = new URL(path, baseUrl);
+  const headers: Record<string, string> = {};
+  if (options.adminToken !== undefined) headers['authorization'] = `Bearer ${options.adminToken}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {
     response = await fetch(url, {
-      headers: options.adminToken === undefined ? {} : { authorization: `Bearer ${options.adminToken}` },
+      method: options.method ?? 'GET',
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       signal: AbortSignal.timeout(options.timeoutMillis ?? 10_000),
     });
   } catch (error) {
@@ -42,10 +48,20 @@ export async function fetchKeys(
       { statusCode: response.status },
     );
   }
+  return body;
+}
+
+/** `GET /v1/keys` of a running headroom. */
+export async function fetchKeys(
+  baseUrl: string,
+  options: { pool?: string; adminToken?: string; timeoutMillis?: number } = {},
+): Promise<KeysView> {
+  const path = options.pool === undefined ? '/v1/keys' : `/v1/keys?pool=${encodeURIComponent(options.pool)}`;
+  const body = await requestService(baseUrl, path, options);
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { keys?: unknown }).keys)) {
     throw new HeadroomError(
       ErrorCode.serviceUnreachable,
-      `${url.toString()} did not answer with a key list: is headroom (role all or analytics) listening there?`,
+      `${new URL(path, baseUrl).toString()} did not answer with a key list: is headroom (role all or analytics) listening there?`,
     );
   }
   return body as KeysView;

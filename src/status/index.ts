@@ -1,3 +1,3 @@
-export { fetchKeys } from './client.ts';
+export { fetchKeys, requestService } from './client.ts';
 export { formatKeyTable } from './key-table.ts';
 export type { KeyQuotaView, KeysView, KeyView } from './key-table.ts';

@@ -88,6 +88,53 @@ export interface AlertEventRow {
   channel: string;
   message_ts: string;
   notified: number;
+  fired_at: number | null;
+  partition: string;
+}
+
+/** One delivery attempt of a notification group to one integration of a receiver. */
+export interface NotificationRow {
+  group_key: string;
+  receiver: string;
+  seq: number;
+  kind: string;
+  status: string;
+  /** `sent`, `failed` (the receiver refused: fix its configuration) or `retryable` (gave up for now). */
+  outcome: string;
+  error: string;
+  content_hash: string;
+  /** JSON: where the receiver keeps the message (Slack channel and ts, PagerDuty dedup key). */
+  message_ref: string;
+  /** JSON: the alerts the receiver was told of. */
+  alerts: string;
+  group_labels: string;
+  first_sent_at: number;
+  last_sent_at: number;
+  recorded_at: number;
+}
+
+export interface SilenceRow {
+  id: string;
+  /** JSON array of `{name, value, isRegex, isEqual}`. */
+  matchers: string;
+  starts_at: number;
+  ends_at: number;
+  created_by: string;
+  comment: string;
+  updated_at: number;
+}
+
+/** Call outcomes of one key since a time (the throttling and key-health rules). */
+export interface OutcomeCountRow {
+  pool: string;
+  key_id: string;
+  partition: string;
+  calls: number;
+  rate_limited: number;
+  quota_exhausted: number;
+  auth_errors: number;
+  last_auth_error_ms: number;
+  last_ok_ms: number;
 }
 
 export interface AdviceRow {
@@ -116,6 +163,18 @@ export interface AnalyticsStore {
   /** Alert events, newest first. */
   readAlertHistory(limit: number): Promise<AlertEventRow[]>;
   writeAdvice(rows: readonly AdviceRow[]): Promise<void>;
+  /**
+   * Per key: calls and throttled calls since `throttlingSinceMs`, auth errors and the last success
+   * since `healthSinceMs`.
+   */
+  readOutcomeCounts(throttlingSinceMs: number, healthSinceMs: number): Promise<OutcomeCountRow[]>;
+  writeNotifications(rows: readonly NotificationRow[]): Promise<void>;
+  /** The latest `sent` row of every notification key, or of `key` only. */
+  readLatestNotifications(key?: string): Promise<NotificationRow[]>;
+  /** Writes a silence, or a new version of one (expiring it). */
+  writeSilence(row: SilenceRow): Promise<void>;
+  /** Every silence, latest version each, newest first. */
+  readSilences(): Promise<SilenceRow[]>;
   /** The newest advice version of every pool. */
   readLatestAdvice(): Promise<AdviceRow[]>;
 }
@@ -124,7 +183,12 @@ const USAGE_COLUMNS = `toUInt64(sum(requests)) AS requests, toUInt64(sum(input_t
   toUInt64(sum(output_tokens)) AS output_tokens, sum(cost_usd) AS cost_usd`;
 
 const ALERT_COLUMNS = `toUnixTimestamp64Milli(at) AS at, alert_id, rule, severity, state, pool, subject_kind, subject_id,
-  quota_id, summary, details, toUnixTimestamp64Milli(started_at) AS started_at, channel, message_ts, notified`;
+  quota_id, summary, details, toUnixTimestamp64Milli(started_at) AS started_at, channel, message_ts, notified,
+  toUnixTimestamp64Milli(fired_at) AS fired_at, partition`;
+
+const NOTIFICATION_COLUMNS = `group_key, receiver, seq, kind, status, outcome, error, content_hash, message_ref, alerts,
+  group_labels, toUnixTimestamp64Milli(first_sent_at) AS first_sent_at, toUnixTimestamp64Milli(last_sent_at) AS last_sent_at,
+  toUnixTimestamp64Milli(recorded_at) AS recorded_at`;
 
 function numbers<T>(rows: Array<Record<string, unknown>>, fields: readonly string[]): T[] {
   for (const row of rows) {
@@ -142,7 +206,8 @@ export function createAnalyticsStore(
   insertJson: (table: string, rows: readonly object[]) => Promise<void>,
 ): AnalyticsStore {
   const usageFields = ['t', 'requests', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
-  const alertFields = ['at', 'started_at', 'notified'] as const;
+  const alertFields = ['at', 'started_at', 'notified', 'fired_at'] as const;
+  const notificationFields = ['seq', 'first_sent_at', 'last_sent_at', 'recorded_at'] as const;
   return {
     async readKeySeries(fromMs, untilMs, bucketSeconds) {
       const rows = await queryRows<{
@@ -235,7 +300,7 @@ export function createAnalyticsStore(
       const rows = await queryRows<Record<string, unknown>>(
         `SELECT ${ALERT_COLUMNS} FROM (
            SELECT * FROM ${database}.alerts ORDER BY at DESC LIMIT 1 BY alert_id
-         ) WHERE state != 'resolved' OR notified = 0 ORDER BY at`,
+         ) WHERE state != 'resolved' ORDER BY at`,
       );
       return numbers<AlertEventRow>(rows, alertFields);
     },
@@ -247,6 +312,48 @@ export function createAnalyticsStore(
       return numbers<AlertEventRow>(rows, alertFields);
     },
     writeAdvice: (rows) => insertJson(`${database}.advice`, rows),
+    async readOutcomeCounts(throttlingSinceMs, healthSinceMs) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT pool, key_id, argMax(partition, timestamp) AS partition,
+                countIf(timestamp >= fromUnixTimestamp64Milli({throttling:Int64})) AS calls,
+                countIf(outcome = 'rate_limited' AND timestamp >= fromUnixTimestamp64Milli({throttling:Int64})) AS rate_limited,
+                countIf(outcome = 'quota_exhausted' AND timestamp >= fromUnixTimestamp64Milli({throttling:Int64})) AS quota_exhausted,
+                countIf(outcome = 'auth_error') AS auth_errors,
+                max(if(outcome = 'auth_error', toUnixTimestamp64Milli(timestamp), 0)) AS last_auth_error_ms,
+                max(if(outcome = 'ok', toUnixTimestamp64Milli(timestamp), 0)) AS last_ok_ms
+         FROM ${database}.api_calls
+         WHERE timestamp >= fromUnixTimestamp64Milli(least({throttling:Int64}, {health:Int64}))
+         GROUP BY pool, key_id`,
+        { throttling: throttlingSinceMs, health: healthSinceMs },
+      );
+      return numbers<OutcomeCountRow>(rows, [
+        'calls',
+        'rate_limited',
+        'quota_exhausted',
+        'auth_errors',
+        'last_auth_error_ms',
+        'last_ok_ms',
+      ]);
+    },
+    writeNotifications: (rows) => insertJson(`${database}.notifications`, rows),
+    async readLatestNotifications(key) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT ${NOTIFICATION_COLUMNS} FROM ${database}.notifications
+         WHERE outcome = 'sent' ${key === undefined ? '' : 'AND group_key = {key:String}'}
+         ORDER BY seq DESC, recorded_at DESC LIMIT 1 BY group_key`,
+        key === undefined ? {} : { key },
+      );
+      return numbers<NotificationRow>(rows, notificationFields);
+    },
+    writeSilence: (row) => insertJson(`${database}.silences`, [row]),
+    async readSilences() {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT id, matchers, toUnixTimestamp64Milli(starts_at) AS starts_at, toUnixTimestamp64Milli(ends_at) AS ends_at,
+                created_by, comment, toUnixTimestamp64Milli(updated_at) AS updated_at
+         FROM ${database}.silences FINAL ORDER BY starts_at DESC, id`,
+      );
+      return numbers<SilenceRow>(rows, ['starts_at', 'ends_at', 'updated_at']);
+    },
     async readLatestAdvice() {
       const rows = await queryRows<Record<string, unknown>>(
         `SELECT toUnixTimestamp64Milli(generated_at) AS generated_at, toUnixTimestamp64Milli(valid_until) AS valid_until,

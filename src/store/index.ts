@@ -14,7 +14,10 @@ export type {
   AnalyticsStore,
   ForecastRow,
   KeySeries,
+  NotificationRow,
+  OutcomeCountRow,
   ProviderLimitRow,
+  SilenceRow,
   ThrottlingRow,
   UsageBucketRow,
 } from './analytics.ts';

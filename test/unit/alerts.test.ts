@@ -89,57 +89,45 @@ describe('alert rules', () => {
 describe('alert lifecycle', () => {
   const policy = { forMs: 60_000, keepFiringForMs: 120_000 };
   const condition = evaluateRules([facts({ used: 900 })], rules, NOW);
-  const channel = (): string => '#c';
 
-  it('is pending until the condition has held for `for`, then posts once', () => {
-    const first = advanceAlerts(new Map(), condition, policy, NOW, channel);
-    expect([...first.alerts.values()]).toMatchObject([{ state: 'pending' }]);
-    expect(first.actions).toEqual([]);
-    const second = advanceAlerts(first.alerts, condition, policy, NOW + 60_000, channel);
-    expect(second.actions).toMatchObject([{ kind: 'post' }]);
-    const posted = second.alerts.get(condition[0]?.alertId ?? '') as Alert;
-    posted.notified = true;
-    posted.messageTs = '1.1';
-    const third = advanceAlerts(second.alerts, condition, policy, NOW + 120_000, channel);
-    expect(third.actions).toEqual([]);
-    expect(third.alerts.get(posted.alertId)?.startedAtMs).toBe(NOW);
+  it('is pending until the condition has held for `for`, then fires, one transition each', () => {
+    const first = advanceAlerts(new Map(), condition, policy, NOW);
+    expect([...first.alerts.values()]).toMatchObject([{ state: 'pending', firedAtMs: null }]);
+    expect(first.transitions).toHaveLength(1);
+    const second = advanceAlerts(first.alerts, condition, policy, NOW + 60_000);
+    expect([...second.alerts.values()]).toMatchObject([{ state: 'firing', firedAtMs: NOW + 60_000 }]);
+    expect(second.transitions).toMatchObject([{ state: 'firing' }]);
+    const third = advanceAlerts(second.alerts, condition, policy, NOW + 120_000);
+    expect(third.transitions).toEqual([]);
+    expect(third.alerts.get(condition[0]?.alertId ?? '')).toMatchObject({
+      startedAtMs: NOW,
+      firedAtMs: NOW + 60_000,
+    });
   });
 
-  it('keeps firing for `keep_firing_for` after the condition clears, then resolves the posted message', () => {
+  it('keeps firing for `keep_firing_for` after the condition clears, then resolves and leaves', () => {
     const firing: Alert = {
       ...(condition[0] as NonNullable<(typeof condition)[0]>),
       state: 'firing',
       startedAtMs: NOW,
+      firedAtMs: NOW,
       lastTrueAtMs: NOW,
-      channel: '#c',
-      messageTs: '1.1',
-      notified: true,
     };
     const previous = new Map([[firing.alertId, firing]]);
-    const held = advanceAlerts(previous, [], policy, NOW + 60_000, channel);
-    expect(held.actions).toEqual([]);
+    const held = advanceAlerts(previous, [], policy, NOW + 60_000);
+    expect(held.transitions).toEqual([]);
     expect(held.alerts.get(firing.alertId)?.state).toBe('firing');
-    const resolved = advanceAlerts(held.alerts, [], policy, NOW + 120_000, channel);
-    expect(resolved.actions).toMatchObject([
-      { kind: 'resolve', alert: { messageTs: '1.1', state: 'resolved' } },
-    ]);
-    // Undelivered resolution is retried on the next cycle.
-    const retried = advanceAlerts(resolved.alerts, [], policy, NOW + 150_000, channel);
-    expect(retried.actions).toMatchObject([{ kind: 'resolve' }]);
+    const resolved = advanceAlerts(held.alerts, [], policy, NOW + 120_000);
+    expect(resolved.transitions).toMatchObject([{ state: 'resolved', alertId: firing.alertId }]);
+    expect(resolved.alerts.size).toBe(0);
   });
 
-  it('re-posts an alert whose delivery failed and escalates in the thread', () => {
+  it('records an escalation as a transition of its own', () => {
     const immediate = { forMs: 0, keepFiringForMs: 0 };
-    const first = advanceAlerts(new Map(), condition, immediate, NOW, channel);
-    expect(first.actions).toMatchObject([{ kind: 'post' }]);
-    // Delivery failed: notified stays false, so the next cycle posts again.
-    const again = advanceAlerts(first.alerts, condition, immediate, NOW + 30_000, channel);
-    expect(again.actions).toMatchObject([{ kind: 'post' }]);
-    const alert = again.alerts.get(condition[0]?.alertId ?? '') as Alert;
-    alert.notified = true;
-    alert.messageTs = '2.2';
+    const first = advanceAlerts(new Map(), condition, immediate, NOW);
+    expect(first.transitions).toMatchObject([{ state: 'firing', severity: 'warning' }]);
     const critical = evaluateRules([facts({ used: 990 })], rules, NOW);
-    const escalated = advanceAlerts(again.alerts, critical, immediate, NOW + 60_000, channel);
-    expect(escalated.actions).toMatchObject([{ kind: 'escalate', previousSeverity: 'warning' }]);
+    const escalated = advanceAlerts(first.alerts, critical, immediate, NOW + 60_000);
+    expect(escalated.transitions).toMatchObject([{ state: 'firing', severity: 'critical' }]);
   });
 });
