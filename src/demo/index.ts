@@ -60,7 +60,8 @@ export async function runDemo(
       configFile,
       [
         'analytics: { interval_seconds: 5, history_days: 3 }',
-        'alerts: { slack_channel: "#llm-keys", forecast_horizon_minutes: 480 }',
+        // No group_wait: the demo's first cycle already posts.
+        'alerts: { slack_channel: "#llm-keys", forecast_horizon_minutes: 480, route: { group_wait: 0s } }',
         'pools:',
         `  - name: ${POOL}`,
         '    keys:',
@@ -123,6 +124,7 @@ export async function runDemo(
 
     const cycle = async (title: string): Promise<void> => {
       const run = await running.analytics?.runCycle();
+      await running.analytics?.drainDeliveries();
       print(`${title} (analytics cycle: ${run?.outcome}, ${run?.durationMs.toFixed(0)} ms)`);
       for (const line of formatKeyTable(await fetchKeys(running.url, { pool: POOL }))) print(`   ${line}`);
       print('');

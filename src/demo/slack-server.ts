@@ -19,6 +19,11 @@ export interface SlackServer {
   delivered(method?: string): SlackCall[];
   /** The next `count` calls are answered 429 with `Retry-After: seconds`. */
   rateLimitNext(count: number, seconds: number): void;
+  /**
+   * The next `count` calls fail: with a Slack error (`channel_not_found`, `not_in_channel`,
+   * `invalid_auth`, …) in a 200 body, or, given an HTTP status, as an outage (e.g. 503).
+   */
+  failNext(count: number, failure: string | number): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +50,8 @@ export async function startSlackServer(options: { log?: (line: string) => void }
   const calls: SlackCall[] = [];
   let rateLimited = 0;
   let retryAfterSeconds = 1;
+  let failing = 0;
+  let failure: string | number = 'internal_error';
   let sequence = 0;
   const server: Server = createServer((request, response) => {
     void (async () => {
@@ -63,6 +70,12 @@ export async function startSlackServer(options: { log?: (line: string) => void }
       if (rateLimited > 0) {
         rateLimited--;
         reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfterSeconds) });
+        return;
+      }
+      if (failing > 0) {
+        failing--;
+        if (typeof failure === 'number') reply(failure, { ok: false, error: 'service_unavailable' });
+        else reply(200, { ok: false, error: failure });
         return;
       }
       if (token === '') {
@@ -97,10 +110,16 @@ export async function startSlackServer(options: { log?: (line: string) => void }
     url: `http://127.0.0.1:${port}/api/`,
     calls,
     delivered: (method) =>
-      calls.filter((c) => c.status === 200 && (method === undefined || c.method === method)),
+      calls.filter(
+        (c) => c.status === 200 && c.response['ok'] === true && (method === undefined || c.method === method),
+      ),
     rateLimitNext(count, seconds) {
       rateLimited = count;
       retryAfterSeconds = seconds;
+    },
+    failNext(count, what) {
+      failing = count;
+      failure = what;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -28,6 +28,7 @@ analytics:
 alerts:
   forecast_horizon_minutes: 480
   slack_channel: '#llm-keys'
+  route: { group_wait: 0s }
 pools:
   - name: loop
     quotas: [{ dimension: requests, window: day, limit: 1000000, time_zone: ${timeZone} }]
@@ -113,6 +114,7 @@ describe('the whole loop: spans → forecast → Slack alert → advice', () => 
     // The first delivery attempt meets Slack's rate limit; the client honours Retry-After and retries.
     slack.rateLimitNext(1, 1);
     expect((await running.analytics?.runCycle(nowMs))?.outcome).toBe('success');
+    await running.analytics?.drainDeliveries();
 
     const posted = slack.delivered('chat.postMessage');
     expect(posted).toHaveLength(1);
@@ -188,6 +190,7 @@ describe('the whole loop: spans → forecast → Slack alert → advice', () => 
     await running.close();
     running = await start(2000);
     expect((await running.analytics?.runCycle(nowMs + 30_000))?.outcome).toBe('success');
+    await running.analytics?.drainDeliveries();
     expect(slack.delivered('chat.postMessage')).toHaveLength(1);
     const active = (await (await fetch(`${running.url}/v1/alerts`)).json()) as {
       active: Array<{ subject_id: string; state: string }>;
@@ -198,6 +201,7 @@ describe('the whole loop: spans → forecast → Slack alert → advice', () => 
     await running.close();
     running = await start(20_000);
     expect((await running.analytics?.runCycle(nowMs + 60_000))?.outcome).toBe('success');
+    await running.analytics?.drainDeliveries();
     const updates = slack.delivered('chat.update');
     expect(updates).toHaveLength(1);
     expect(updates[0]?.args['ts']).toBe(alert?.response['ts']);

@@ -56,9 +56,9 @@ function titleOf(intent: NotificationIntent, resolved: boolean): string {
     .filter((x) => x !== undefined)
     .join(' · ');
   const [only] = intent.alerts;
-  if (resolved) return `✅ Resolved: ${scope !== '' ? scope : intent.groupKey}`;
+  if (resolved) return `Resolved: ${scope !== '' ? scope : intent.groupKey}`;
   const critical = intent.alerts.some((a) => a.severity === 'critical');
-  const lead = critical ? '🔴 Critical' : '🟠 Warning';
+  const lead = critical ? 'Critical' : 'Warning';
   if (intent.alerts.length === 1 && only !== undefined) return `${lead}: ${only.summary}`;
   return `${lead}: ${intent.alerts.length} alerts · ${scope}`;
 }
@@ -74,7 +74,13 @@ export function buildGroupBlocks(intent: NotificationIntent, resolved: boolean):
     {
       type: 'header',
       block_id: id('header'),
-      text: { type: 'plain_text', text: clip(titleOf(intent, resolved), SLACK_LIMITS.headerChars) },
+      text: {
+        type: 'plain_text',
+        text: clip(
+          `${resolved ? '✅' : intent.alerts.some((a) => a.severity === 'critical') ? '🔴' : '🟠'} ${titleOf(intent, resolved)}`,
+          SLACK_LIMITS.headerChars,
+        ),
+      },
     },
   ];
   // Header, context and the "and N more" line leave the rest for alerts.
