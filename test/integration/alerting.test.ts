@@ -124,6 +124,30 @@ describe('alert notifications over real ports', () => {
     };
   }
 
+  /** A local receiver and an alerting instance whose only route goes to it. */
+  async function withReceiver(
+    configs: (url: string) => string,
+    body: (
+      receiver: Awaited<ReturnType<typeof startReceiver>>,
+      h: Awaited<ReturnType<typeof setup>>,
+      alerting: Alerting,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const receiver = await startReceiver();
+    try {
+      const h = await setup(`
+alerts:
+  route: { receiver: only, group_wait: 0s }
+  receivers:
+    - name: only
+      ${configs(receiver.url)}
+`);
+      await body(receiver, h, await h.start());
+    } finally {
+      await receiver.close();
+    }
+  }
+
   const callsIn = (channel: string, from: number) =>
     slack.calls.slice(from).filter((c) => c.args['channel'] === channel || c.response['channel'] === channel);
 
@@ -314,88 +338,74 @@ describe('alert notifications over real ports', () => {
   });
 
   it('webhook: Alertmanager-shaped payload, HMAC-SHA256 signature over timestamp and body, firing then resolved', async () => {
-    const receiver = await startReceiver();
-    try {
-      const h = await setup(`
-alerts:
-  route: { receiver: hook, group_wait: 0s }
-  receivers:
-    - name: hook
-      webhook_configs: [{ url: '${receiver.url}/alerts', secret: 'webhook-secret' }]
-`);
-      const alerting = await h.start();
-      await h.cycle(
-        alerting,
-        ['a', 'b'].map((k) => forecast('pool-w', k, T0)),
-        T0,
-      );
-      await h.cycle(alerting, [], T0 + MIN);
-      expect(receiver.requests).toHaveLength(2);
-      for (const r of receiver.requests) {
-        const timestamp = String(r.headers['x-headroom-timestamp']);
-        const expected = `sha256=${createHmac('sha256', 'webhook-secret').update(`${timestamp}.${r.body}`).digest('hex')}`;
-        expect(r.headers['x-headroom-signature']).toBe(expected);
-        expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
-      }
-      const firing = JSON.parse(receiver.requests[0]?.body ?? '{}') as Record<string, unknown>;
-      expect(firing).toMatchObject({
-        version: '4',
-        status: 'firing',
-        receiver: 'hook',
-        groupLabels: { pool: 'pool-w', rule: 'forecast' },
-        commonLabels: { pool: 'pool-w', rule: 'forecast', alertname: 'forecast' },
-      });
-      expect(typeof firing['groupKey']).toBe('string');
-      const alerts = firing['alerts'] as Array<Record<string, unknown>>;
-      expect(alerts).toHaveLength(2);
-      expect(alerts[0]).toMatchObject({
-        status: 'firing',
-        labels: { key: 'a', severity: 'warning' },
-        startsAt: new Date(T0).toISOString(),
-        endsAt: '0001-01-01T00:00:00Z',
-      });
-      const resolved = JSON.parse(receiver.requests[1]?.body ?? '{}') as Record<string, unknown>;
-      expect(resolved).toMatchObject({ status: 'resolved', groupKey: firing['groupKey'] });
-      expect(resolved['alerts']).toEqual([
-        expect.objectContaining({ status: 'resolved', endsAt: new Date(T0 + MIN).toISOString() }),
-        expect.objectContaining({ status: 'resolved' }),
-      ]);
-    } finally {
-      await receiver.close();
-    }
+    await withReceiver(
+      (url) => `webhook_configs: [{ url: '${url}/alerts', secret: 'webhook-secret' }]`,
+      async (receiver, h, alerting) => {
+        await h.cycle(
+          alerting,
+          ['a', 'b'].map((k) => forecast('pool-w', k, T0)),
+          T0,
+        );
+        await h.cycle(alerting, [], T0 + MIN);
+        expect(receiver.requests).toHaveLength(2);
+        for (const r of receiver.requests) {
+          const timestamp = String(r.headers['x-headroom-timestamp']);
+          const expected = `sha256=${createHmac('sha256', 'webhook-secret').update(`${timestamp}.${r.body}`).digest('hex')}`;
+          expect(r.headers['x-headroom-signature']).toBe(expected);
+          expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
+        }
+        const firing = JSON.parse(receiver.requests[0]?.body ?? '{}') as Record<string, unknown>;
+        expect(firing).toMatchObject({
+          version: '4',
+          status: 'firing',
+          receiver: 'only',
+          groupLabels: { pool: 'pool-w', rule: 'forecast' },
+          commonLabels: { pool: 'pool-w', rule: 'forecast', alertname: 'forecast' },
+        });
+        expect(typeof firing['groupKey']).toBe('string');
+        const alerts = firing['alerts'] as Array<Record<string, unknown>>;
+        expect(alerts).toHaveLength(2);
+        expect(alerts[0]).toMatchObject({
+          status: 'firing',
+          labels: { key: 'a', severity: 'warning' },
+          startsAt: new Date(T0).toISOString(),
+          endsAt: '0001-01-01T00:00:00Z',
+        });
+        const resolved = JSON.parse(receiver.requests[1]?.body ?? '{}') as Record<string, unknown>;
+        expect(resolved).toMatchObject({ status: 'resolved', groupKey: firing['groupKey'] });
+        expect(resolved['alerts']).toEqual([
+          expect.objectContaining({ status: 'resolved', endsAt: new Date(T0 + MIN).toISOString() }),
+          expect.objectContaining({ status: 'resolved' }),
+        ]);
+      },
+    );
   });
 
   it('PagerDuty Events API v2: trigger and resolve with the same dedup key', async () => {
-    const pagerduty = await startReceiver();
-    try {
-      const h = await setup(`
-alerts:
-  route: { receiver: pager, group_wait: 0s }
-  receivers:
-    - name: pager
-      pagerduty_configs: [{ routing_key: 'R0UTINGKEY', url: '${pagerduty.url}' }]
-`);
-      const alerting = await h.start();
-      await h.cycle(alerting, [forecast('pool-pd', 'a', T0, 30 * MIN)], T0);
-      await h.cycle(alerting, [], T0 + MIN);
-      expect(pagerduty.requests.map((r) => r.path)).toEqual(['/v2/enqueue', '/v2/enqueue']);
-      const [trigger, resolve] = pagerduty.requests.map((r) => JSON.parse(r.body) as Record<string, unknown>);
-      expect(trigger).toMatchObject({
-        routing_key: 'R0UTINGKEY',
-        event_action: 'trigger',
-        payload: { severity: 'critical', source: 'headroom', component: 'pool-pd' },
-      });
-      expect(String((trigger?.['payload'] as { summary: string }).summary)).toContain(
-        'key a in pool pool-pd',
-      );
-      expect(resolve).toEqual({
-        routing_key: 'R0UTINGKEY',
-        event_action: 'resolve',
-        dedup_key: trigger?.['dedup_key'],
-      });
-      expect(String(trigger?.['dedup_key'])).toMatch(/^headroom-[0-9a-f]{40}$/);
-    } finally {
-      await pagerduty.close();
-    }
+    await withReceiver(
+      (url) => `pagerduty_configs: [{ routing_key: 'R0UTINGKEY', url: '${url}' }]`,
+      async (pagerduty, h, alerting) => {
+        await h.cycle(alerting, [forecast('pool-pd', 'a', T0, 30 * MIN)], T0);
+        await h.cycle(alerting, [], T0 + MIN);
+        expect(pagerduty.requests.map((r) => r.path)).toEqual(['/v2/enqueue', '/v2/enqueue']);
+        const [trigger, resolve] = pagerduty.requests.map(
+          (r) => JSON.parse(r.body) as Record<string, unknown>,
+        );
+        expect(trigger).toMatchObject({
+          routing_key: 'R0UTINGKEY',
+          event_action: 'trigger',
+          payload: { severity: 'critical', source: 'headroom', component: 'pool-pd' },
+        });
+        expect(String((trigger?.['payload'] as { summary: string }).summary)).toContain(
+          'key a in pool pool-pd',
+        );
+        expect(resolve).toEqual({
+          routing_key: 'R0UTINGKEY',
+          event_action: 'resolve',
+          dedup_key: trigger?.['dedup_key'],
+        });
+        expect(String(trigger?.['dedup_key'])).toMatch(/^headroom-[0-9a-f]{40}$/);
+      },
+    );
   });
 });
