@@ -100,6 +100,7 @@ describe('alert notifications over real ports', () => {
     await store.migrate();
     const file = parseHeadroomFile(yaml, 'test.yaml');
     const warnings: string[] = [];
+    const infos: string[] = [];
     const start = async (): Promise<Alerting> => {
       const alerting = createAlerting({
         store,
@@ -107,7 +108,10 @@ describe('alert notifications over real ports', () => {
         slack: { token: 'xoxb-test', channel: undefined, apiUrl: slack.url },
         rules: { warningRatio: 0.8, criticalRatio: 0.95, forecastPExhaust: 0.5, forecastHorizonMs: 4 * HOUR },
         policy: { forMs: 0, keepFiringForMs: 0 },
-        log: { warn: (obj, msg) => warnings.push(`${msg} ${JSON.stringify(obj)}`) },
+        log: {
+          info: (obj, msg) => infos.push(`${msg} ${JSON.stringify(obj)}`),
+          warn: (obj, msg) => warnings.push(`${msg} ${JSON.stringify(obj)}`),
+        },
         retry: { baseDelayMillis: 20, maxDelayMillis: 100, maxAttempts: 3, deadlineMillis: 10_000 },
       });
       await alerting.restore();

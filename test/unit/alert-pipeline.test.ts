@@ -398,14 +398,14 @@ alerts:
 
   it('names the field of a bad route, receiver or matcher', () => {
     expect(() => parseHeadroomFile(`alerts: { route: { receiver: nope } }`, 't.yaml')).toThrow(
-      /alerts.route.receiver: no receiver named "nope"/,
+      /alerts\.route\.receiver: "nope" is invalid: expected the name of a receiver in alerts\.receivers/,
     );
     expect(() =>
       parseHeadroomFile(
         `alerts: { receivers: [{ name: a }], route: { receiver: a, group_wait: soon } }`,
         't.yaml',
       ),
-    ).toThrow(/alerts.route.group_wait: expected a duration/);
+    ).toThrow(/alerts\.route\.group_wait: "soon" is invalid: expected a duration such as 30s/);
     const bad = parseHeadroomFile(
       `alerts: { receivers: [{ name: a }], route: { receiver: a, matchers: ['colour="red"'] } }`,
       't.yaml',
