@@ -47,7 +47,8 @@ describe('operating headroom: start-up logs, cycle and alert logs, `headroom sta
       configFile,
       [
         'analytics: { interval_seconds: 1 }',
-        'alerts: { slack_channel: "#ops" }',
+        // No group_wait: the first cycle that fires also sends.
+        'alerts: { slack_channel: "#ops", route: { group_wait: 0s } }',
         'pools:',
         '  - name: shop',
         '    keys:',

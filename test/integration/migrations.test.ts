@@ -44,8 +44,10 @@ describe('migrations', () => {
       'alerts',
       'api_calls',
       'forecasts',
+      'notifications',
       'ratelimit_latest',
       'schema_migrations',
+      'silences',
       'usage_minute',
       'usage_minute_mv',
     ]);
