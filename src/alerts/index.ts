@@ -4,6 +4,7 @@
  * inhibits them into notification intents; detached delivery jobs carry the intents out through
  * the one retry wrapper and record what was sent in the `notifications` table.
  */
+import { randomUUID } from 'node:crypto';
 import type { HeadroomFile, SlackConfig } from '../config/index.ts';
 import { createDeliveryQueue, deliverWithRetry, type RetryPolicy } from '../delivery/index.ts';
 import type { AlertEventRow, NotificationRow, SilenceRow, Store } from '../store/index.ts';
@@ -128,6 +129,9 @@ export interface Alerting {
   drain(timeoutMillis?: number): Promise<void>;
 }
 
+/** Longer than one delivery may take (the retry wrapper's deadline, plus a margin). */
+const CLAIM_VALID_MS = 2 * 60_000;
+
 interface Logger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -234,6 +238,7 @@ export function createAlerting(options: {
       'alert delivery job failed',
     ),
   );
+  const instanceId = randomUUID();
   let alerts = new Map<string, Alert>();
   let marks = new Map<string, AlertMarks>();
   const records = new Map<string, NotificationRecord>();
@@ -242,7 +247,7 @@ export function createAlerting(options: {
 
   function rowOf(
     intent: NotificationIntent,
-    outcome: 'sent' | 'failed' | 'retryable',
+    outcome: 'sent' | 'failed' | 'retryable' | 'claimed',
     error: string,
     messageRef: Readonly<Record<string, string>>,
   ): NotificationRow {
@@ -274,6 +279,14 @@ export function createAlerting(options: {
       records.set(intent.key, toRecord(latest));
       return;
     }
+    // Instances that decide the same delivery at the same time agree on one sender: the first claim
+    // recorded. Claims older than a delivery can take are void (their owner gave up or died).
+    const claimedAtMs = clock();
+    await store.writeNotifications([
+      { ...rowOf(intent, 'claimed', instanceId, {}), recorded_at: claimedAtMs },
+    ]);
+    const owner = await store.readNotificationClaim(intent.key, intent.seq, claimedAtMs - CLAIM_VALID_MS);
+    if (owner !== instanceId) return;
     const result = await deliverWithRetry(() => notifier.send(intent), options.retry);
     if (result.kind === 'success') {
       const row = rowOf(intent, 'sent', '', result.value);

@@ -99,7 +99,10 @@ export interface NotificationRow {
   seq: number;
   kind: string;
   status: string;
-  /** `sent`, `failed` (the receiver refused: fix its configuration) or `retryable` (gave up for now). */
+  /**
+   * `sent`, `failed` (the receiver refused: fix its configuration), `retryable` (gave up for now), or
+   * `claimed` (an instance is about to send it; `error` holds the instance).
+   */
   outcome: string;
   error: string;
   content_hash: string;
@@ -171,6 +174,11 @@ export interface AnalyticsStore {
   writeNotifications(rows: readonly NotificationRow[]): Promise<void>;
   /** The latest `sent` row of every notification key, or of `key` only. */
   readLatestNotifications(key?: string): Promise<NotificationRow[]>;
+  /**
+   * Who claimed delivery `seq` of notification `key` first, among claims (rows with outcome
+   * `claimed`, the owner in `error`) recorded since `sinceMs`; undefined when none.
+   */
+  readNotificationClaim(key: string, seq: number, sinceMs: number): Promise<string | undefined>;
   /** Writes a silence, or a new version of one (expiring it). */
   writeSilence(row: SilenceRow): Promise<void>;
   /** Every silence, latest version each, newest first. */
@@ -344,6 +352,16 @@ export function createAnalyticsStore(
         key === undefined ? {} : { key },
       );
       return numbers<NotificationRow>(rows, notificationFields);
+    },
+    async readNotificationClaim(key, seq, sinceMs) {
+      const rows = await queryRows<{ owner: string }>(
+        `SELECT error AS owner FROM ${database}.notifications
+         WHERE group_key = {key:String} AND seq = {seq:UInt64} AND outcome = 'claimed'
+           AND recorded_at >= fromUnixTimestamp64Milli({since:Int64})
+         ORDER BY recorded_at, error LIMIT 1`,
+        { key, seq, since: sinceMs },
+      );
+      return rows[0]?.owner;
     },
     writeSilence: (row) => insertJson(`${database}.silences`, [row]),
     async readSilences() {

@@ -222,6 +222,26 @@ alerts:
     expect(callsIn('#repeat', from)).toHaveLength(3);
   });
 
+  it('two instances deciding the same notification at the same moment send it once', async () => {
+    const h = await setup(`alerts: { slack_channel: '#twins', route: { group_wait: 0s } }`);
+    const [a, b] = await Promise.all([h.start(), h.start()]);
+    const from = slack.calls.length;
+    const facts = [forecast('pool-t', 'a', T0)];
+    await Promise.all([h.cycle(a, facts, T0), h.cycle(b, facts, T0)]);
+    expect(callsIn('#twins', from)).toHaveLength(1);
+    // Both know of the message afterwards: neither sends it again, both resolve the same one.
+    await h.cycle(a, facts, T0 + MIN);
+    await h.cycle(b, facts, T0 + MIN);
+    expect(callsIn('#twins', from)).toHaveLength(1);
+    await h.cycle(b, [], T0 + 2 * MIN);
+    await h.cycle(a, [], T0 + 2 * MIN);
+    expect(callsIn('#twins', from).map((c) => c.method)).toEqual([
+      'chat.postMessage',
+      'chat.update',
+      'chat.postMessage',
+    ]);
+  });
+
   it('a restart or a second instance during firing sends nothing twice', async () => {
     const h = await setup(`alerts: { slack_channel: '#restart', route: { group_wait: 0s } }`);
     const first = await h.start();
@@ -280,7 +300,7 @@ alerts:
       expect(h.warnings).toEqual([expect.stringContaining(`slack chat.postMessage: ${code}`)]);
       expect(h.warnings[0]).toContain('alert notification refused');
       const rows = await h.store.queryRows<{ outcome: string; error: string }>(
-        `SELECT outcome, error FROM ${h.store.database}.notifications`,
+        `SELECT outcome, error FROM ${h.store.database}.notifications WHERE outcome != 'claimed'`,
       );
       expect(rows).toEqual([{ outcome: 'failed', error: `slack chat.postMessage: ${code}` }]);
       await h.cycle(alerting, [forecast(`pool-${code}`, 'a', T0 + MIN)], T0 + MIN);
