@@ -6,6 +6,7 @@ import { createStore } from '../store/index.ts';
 import { runDemo } from '../demo/index.ts';
 import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { parseCommandLine, type OptionSpec } from './args.ts';
+import { runGateway } from './gateway.ts';
 import { startService } from './service.ts';
 import { runSilenceCommand } from './silence.ts';
 import { runSimulateProvider, SIMULATE_PROVIDER_USAGE } from './simulate-provider.ts';
@@ -25,21 +26,24 @@ Usage:
       OpenTelemetry SDK, forecasts, a Slack alert (to a local Slack API endpoint) and rebalance advice.
 ${SIMULATE_PROVIDER_USAGE}  headroom silence add|ls|expire
       Silences of the running service, like amtool's (headroom silence --help).
+  headroom gateway --config FILE [--port P]
+      Runs the reference gateway: an OpenAI-compatible proxy over the key pools of FILE that
+      follows headroom's advice (README.md, "Reference gateway").
   headroom --version
   headroom --help
 
 Configuration comes from the environment (HEADROOM_*, see README.md); flags override it.
 `;
 
-const COMMANDS = ['serve', 'status', 'migrate', 'demo', 'simulate-provider', 'help'] as const;
+const COMMANDS = ['serve', 'status', 'migrate', 'demo', 'simulate-provider', 'gateway', 'help'] as const;
 
 const OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', commands: 'all' },
   version: { type: 'boolean', short: 'v', commands: 'all' },
-  config: { type: 'string', commands: ['serve'] },
+  config: { type: 'string', commands: ['serve', 'gateway'] },
   role: { type: 'string', commands: ['serve'] },
   host: { type: 'string', commands: ['serve', 'simulate-provider'] },
-  port: { type: 'string', commands: ['serve', 'simulate-provider'] },
+  port: { type: 'string', commands: ['serve', 'simulate-provider', 'gateway'] },
   'data-dir': { type: 'string', commands: ['serve', 'migrate'] },
   pool: { type: 'string', commands: ['status'] },
   json: { type: 'boolean', commands: ['status'] },
@@ -94,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
       speed: text('speed'),
     });
   }
+
+  if (command === 'gateway') return runGateway(text('config'), text('port'));
 
   const role = text('role');
   if (role !== undefined && !(ROLES as readonly string[]).includes(role)) {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import { DEFAULT_FILE, readHeadroomFile, type HeadroomFile } from './file.ts';
+import { deepFreeze } from './freeze.ts';
 
 export {
   DEFAULT_FORECAST_HORIZON_MINUTES,
@@ -23,6 +24,20 @@ export type {
   ReceiverSpec,
   RouteSpec,
 } from './file.ts';
+export {
+  GATEWAY_STRATEGIES,
+  UPSTREAM_FORMATS,
+  loadGatewayConfig,
+  parseGatewayConfig,
+} from './gateway-file.ts';
+export type {
+  GatewayConfig,
+  GatewayKeyConfig,
+  GatewayPoolConfig,
+  GatewayStrategyName,
+  GatewayStrategyOptions,
+  UpstreamFormat,
+} from './gateway-file.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */
 export type Role = 'all' | 'ingest' | 'analytics';
@@ -151,14 +166,6 @@ function readTokens(env: Env, key: string): string[] {
   if (tokens.some((t) => t === '' || /\s/.test(t)))
     fail(key, '<redacted>', 'comma-separated tokens without spaces');
   return tokens;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /**

@@ -40,6 +40,11 @@ export const ErrorCode = {
   internal: 'HEADROOM_ERR_INTERNAL',
   /** A CLI command could not reach the running service it talks to. */
   serviceUnreachable: 'HEADROOM_ERR_SERVICE_UNREACHABLE',
+  keysExhausted: 'HEADROOM_ERR_KEYS_EXHAUSTED',
+  upstreamUnavailable: 'HEADROOM_ERR_UPSTREAM_UNAVAILABLE',
+  upstreamTimeout: 'HEADROOM_ERR_UPSTREAM_TIMEOUT',
+  adminDisabled: 'HEADROOM_ERR_ADMIN_DISABLED',
+  strategyMismatch: 'HEADROOM_ERR_STRATEGY_MISMATCH',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

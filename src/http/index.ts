@@ -20,6 +20,7 @@ export interface AppDependencies {
 }
 
 export { registerApi } from './api.ts';
+export { bearerMatches } from './auth.ts';
 
 /** Builds the HTTP app without listening: tests drive it with `inject()` or a real port, `serve` calls `listen`. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
