@@ -2,15 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig, ROLES, type Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
-import { createStore } from '../store/index.ts';
-import { runDemo } from '../demo/index.ts';
 import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { parseCommandLine, type OptionSpec } from './args.ts';
 import { runGateway } from './gateway.ts';
-import { startService } from './service.ts';
 import { runSilenceCommand } from './silence.ts';
 import { runSimulateProvider, SIMULATE_PROVIDER_USAGE } from './simulate-provider.ts';
 
+// The store (embedded ClickHouse), the service and the demo are loaded by the commands that use
+// them, so that `headroom gateway` does not carry their memory.
 const USAGE = `headroom: forecasts when each API key and shared quota will run out, alerts in Slack, steers gateways.
 
 Usage:
@@ -127,13 +126,19 @@ async function main(argv: string[]): Promise<number> {
       return serve(config);
     case 'status':
       return status(config, { pool: text('pool'), json: values['json'] === true, url: text('url') });
-    case 'demo':
+    case 'demo': {
+      const [{ runDemo }, { startService }] = await Promise.all([
+        import('../demo/index.ts'),
+        import('./service.ts'),
+      ]);
       await runDemo({
         loadConfig: (demoEnv) => loadConfig({ env: { ...env, ...demoEnv } }),
         startService: (demoConfig) => startService(demoConfig, { scheduleAnalytics: false }),
       });
       return 0;
+    }
     case 'migrate': {
+      const { createStore } = await import('../store/index.ts');
       const store = createStore(config);
       try {
         const report = await store.migrate();
@@ -208,6 +213,7 @@ async function serve(config: Config): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  const { startService } = await import('./service.ts');
   const service = await startService(config);
   service.app.log.info({ url: service.url, role: config.role }, 'headroom listening');
   return new Promise<number>((resolve) => {

@@ -1,6 +1,8 @@
 /** The gateway's own counters, rendered as Prometheus text on `GET /metrics`. */
 export class GatewayMetrics {
   readonly #counters = new Map<string, { help: string; values: Map<string, number> }>();
+  /** Rendered label sets by their values, so that the hot path formats each series once. */
+  readonly #labelText = new Map<string, string>();
 
   constructor() {
     this.#define('headroom_gateway_requests_total', 'Client requests proxied, by pool.');
@@ -27,20 +29,29 @@ export class GatewayMetrics {
   increment(name: string, labels: Readonly<Record<string, string>>): void {
     const counter = this.#counters.get(name);
     if (counter === undefined) throw new Error(`unknown metric ${name}`);
-    const key = Object.entries(labels)
-      .map(
-        ([label, value]) => `${label}="${value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`,
-      )
-      .join(',');
+    const key = this.#render(labels);
     counter.values.set(key, (counter.values.get(key) ?? 0) + 1);
   }
 
   /** Current value of one series, e.g. for tests and the admin view. */
   value(name: string, labels: Readonly<Record<string, string>>): number {
-    const key = Object.entries(labels)
-      .map(([label, value]) => `${label}="${value}"`)
-      .join(',');
-    return this.#counters.get(name)?.values.get(key) ?? 0;
+    return this.#counters.get(name)?.values.get(this.#render(labels)) ?? 0;
+  }
+
+  #render(labels: Readonly<Record<string, string>>): string {
+    let id = '';
+    for (const label in labels) id += `${label}\u0000${labels[label]}\u0000`;
+    let text = this.#labelText.get(id);
+    if (text === undefined) {
+      text = Object.entries(labels)
+        .map(
+          ([label, value]) =>
+            `${label}="${value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`,
+        )
+        .join(',');
+      this.#labelText.set(id, text);
+    }
+    return text;
   }
 
   render(): string {
@@ -49,11 +60,10 @@ export class GatewayMetrics {
       lines.push(`# HELP ${name} ${counter.help}`, `# TYPE ${name} counter`);
       for (const [labels, value] of counter.values) lines.push(`${name}{${labels}} ${value}`);
     }
-    const rss = process.memoryUsage.rss();
     lines.push(
       '# HELP process_resident_memory_bytes Resident memory of the gateway process.',
       '# TYPE process_resident_memory_bytes gauge',
-      `process_resident_memory_bytes ${rss}`,
+      `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
     );
     return lines.join('\n') + '\n';
   }

@@ -1,8 +1,14 @@
-import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, GatewayPoolConfig } from '../config/index.ts';
 import { ErrorCode } from '../errors/index.ts';
-import { bearerMatches } from '../http/index.ts';
+import { bearerMatches } from '../auth/index.ts';
 import { createUsageReader, readRequestModel, recordApiCall, type ApiCallFields } from '../sdk/index.ts';
 import { normaliseResponse, type Outcome } from '../telemetry/index.ts';
 import { startFeed, type Feed } from './feeds.ts';
@@ -127,9 +133,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const requestModel = readRequestModel(body);
     const consumerHeader = req.headers[CONSUMER_HEADER];
     const consumer = typeof consumerHeader === 'string' && consumerHeader !== '' ? consumerHeader : undefined;
-    const clientGone = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) clientGone.abort();
+    // A client that goes away takes its upstream call with it.
+    let clientGone = false;
+    let inFlight: ClientRequest | undefined;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      inFlight?.destroy();
     });
     const tried = new Set<string>();
     let held: HeldFailure | undefined;
@@ -148,7 +158,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         req.headers,
         body,
         config.upstreamTimeoutMs,
-        clientGone.signal,
+        (upstreamRequest) => (inFlight = upstreamRequest),
       );
       const record = (
         statusCode: number | undefined,
@@ -184,8 +194,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       };
 
       if (result.kind === 'error') {
-        if (clientGone.signal.aborted) {
-          record(undefined, undefined, 'timeout', undefined, { errorType: 'client_closed' });
+        if (clientGone) {
+          // Not the key's fault: nothing for the strategies to hold against it.
+          record(undefined, undefined, 'client_error', undefined, { errorType: 'client_closed' });
           return;
         }
         const outcome: Outcome = result.timedOut ? 'timeout' : 'upstream_error';
@@ -248,8 +259,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
             record(statusCode, upstream.headers, 'ok', undefined, tokens);
             res.end();
           } else {
-            const outcome =
-              broken !== undefined
+            const outcome = clientGone
+              ? 'client_error'
+              : broken !== undefined
                 ? 'upstream_error'
                 : normaliseResponse({
                     provider: target.provider,
@@ -260,7 +272,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
             record(statusCode, upstream.headers, outcome, undefined, {
               ...tokens,
               ...(usage.errorBody === undefined
-                ? { errorType: broken?.name ?? 'upstream_error' }
+                ? { errorType: clientGone ? 'client_closed' : (broken?.name ?? 'upstream_error') }
                 : { errorBody: usage.errorBody }),
             });
             if (broken === undefined) res.end();
@@ -270,18 +282,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         };
         upstream.on('end', () => finish(undefined));
         upstream.on('error', (error) => finish(error));
-        upstream.on('aborted', () => finish(new Error('upstream closed the response early')));
-        res.on('close', () => {
-          if (!res.writableFinished) {
-            upstream.destroy();
-            finish(new Error('client closed the connection'));
-          }
+        upstream.on('close', () => {
+          if (!upstream.complete) finish(new Error('the response was cut off before its end'));
         });
       });
       return;
     }
 
-    if (res.headersSent || clientGone.signal.aborted) return;
+    if (res.headersSent || clientGone) return;
     if (held === undefined || isRateLimit(held.outcome)) {
       // No key was usable, or the last one tried was rate limited too: the client should wait
       // until the first key comes back.
@@ -519,7 +527,7 @@ function readBody(stream: IncomingMessage, limitBytes: number): Promise<Buffer |
       else chunks.push(chunk);
     });
     stream.on('end', () =>
-      resolve(over ? undefined : chunks.length === 1 ? (chunks[0]) : Buffer.concat(chunks)),
+      resolve(over ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
     );
     stream.on('error', reject);
     stream.on('aborted', () => reject(new Error('the stream was closed before its end')));

@@ -1,5 +1,6 @@
 import {
   Agent as HttpAgent,
+  type ClientRequest,
   request as httpRequest,
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -110,7 +111,7 @@ export function callUpstream(
   clientHeaders: IncomingHttpHeaders,
   body: Buffer,
   timeoutMs: number,
-  signal: AbortSignal,
+  started: (request: ClientRequest) => void,
 ): Promise<UpstreamResult> {
   const headers: OutgoingHttpHeaders = {};
   for (const name in clientHeaders) {
@@ -137,7 +138,6 @@ export function callUpstream(
         headers,
         agent: target.secure ? httpsAgent : httpAgent,
         timeout: timeoutMs,
-        signal,
       },
       (response) => settle({ kind: 'response', response }),
     );
@@ -149,6 +149,7 @@ export function callUpstream(
     request.on('error', (error: NodeJS.ErrnoException) => {
       settle({ kind: 'error', errorType: error.code ?? error.name, timedOut: false, error });
     });
+    started(request);
     request.end(body);
   });
 }

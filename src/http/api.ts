@@ -4,7 +4,7 @@ import type { Analytics, AnalyticsSnapshot, SubjectForecast } from '../analytics
 import { silenceFromRow, silencedBy, type AlertView, type Silence } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
-import { requireAdmin } from './auth.ts';
+import { requireAdmin } from '../auth/index.ts';
 import { registerSilences } from './silences.ts';
 
 function iso(ms: number | null | undefined): string | null {

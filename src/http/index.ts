@@ -5,7 +5,7 @@ import type { Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import { encodeExportResponse, type Ingest, type PayloadEncoding } from '../ingest/index.ts';
 import type { Store } from '../store/index.ts';
-import { bearerMatches } from './auth.ts';
+import { bearerMatches } from '../auth/index.ts';
 import { installErrorHandler } from './errors.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -20,7 +20,6 @@ export interface AppDependencies {
 }
 
 export { registerApi } from './api.ts';
-export { bearerMatches } from './auth.ts';
 
 /** Builds the HTTP app without listening: tests drive it with `inject()` or a real port, `serve` calls `listen`. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {

@@ -9,7 +9,7 @@ import {
 } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
-import { requireAdmin } from './auth.ts';
+import { requireAdmin } from '../auth/index.ts';
 
 function invalid(field: string, message: string, value?: unknown): never {
   throw new HeadroomError(ErrorCode.badRequest, `${field}: ${message}`, {

@@ -1,3 +1,4 @@
+/** Bearer-token checks, shared by the service and the gateway and kept free of their dependencies. */
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 
