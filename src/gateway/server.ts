@@ -233,15 +233,24 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         break;
       }
 
-      // Success: headers and every chunk go to the client as they arrive.
+      // Success: an event stream goes to the client chunk by chunk as it arrives. Any other body
+      // is passed on one chunk behind, so that a body that arrives in one piece leaves with the
+      // headers and the end of the response in a single write.
       const reader = createUsageReader(upstream.headers['content-type']);
+      const streamed = isEventStream(upstream.headers['content-type']);
       res.writeHead(statusCode, responseHeaders(upstream, target.key.id));
-      upstream.on('data', (chunk: Buffer) => {
-        reader.write(chunk);
+      let heldChunk: Buffer | undefined;
+      const forward = (chunk: Buffer): void => {
         if (!res.write(chunk)) {
           upstream.pause();
           res.once('drain', () => upstream.resume());
         }
+      };
+      upstream.on('data', (chunk: Buffer) => {
+        reader.write(chunk);
+        if (streamed) return forward(chunk);
+        if (heldChunk !== undefined) forward(heldChunk);
+        heldChunk = chunk;
       });
       await new Promise<void>((resolve) => {
         let done = false;
@@ -257,7 +266,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           };
           if (broken === undefined && usage.errorBody === undefined) {
             record(statusCode, upstream.headers, 'ok', undefined, tokens);
-            res.end();
+            res.end(heldChunk);
           } else {
             const outcome = clientGone
               ? 'client_error'
@@ -275,7 +284,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
                 ? { errorType: clientGone ? 'client_closed' : (broken?.name ?? 'upstream_error') }
                 : { errorBody: usage.errorBody }),
             });
-            if (broken === undefined) res.end();
+            if (broken === undefined) res.end(heldChunk);
             else res.destroy(broken);
           }
           resolve();
@@ -506,6 +515,10 @@ function responseHeaders(upstream: IncomingMessage, keyId: string): OutgoingHttp
   }
   headers[KEY_HEADER] = keyId;
   return headers;
+}
+
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && /event-stream|ndjson/i.test(contentType);
 }
 
 function errorType(status: number): string {
