@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
+import { parseConfigDocument, readConfigText } from './document.ts';
+import { describeProblem } from './issues.ts';
 import { deepFreeze } from './freeze.ts';
 
 /** How the key choice of a pool is made; see the gateway's strategies. */
@@ -24,8 +24,8 @@ export type GatewayStrategyName = (typeof GATEWAY_STRATEGIES)[number];
 export const UPSTREAM_FORMATS = ['openai', 'azure', 'anthropic'] as const;
 export type UpstreamFormat = (typeof UPSTREAM_FORMATS)[number];
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
 
 const keySchema = z
   .object({
@@ -76,7 +76,7 @@ const poolSchema = z
     query: z.record(z.string(), z.string()).default({}),
     /** `oracle` strategy: the provider simulator whose `GET /sim/state` it reads. */
     simulator_url: httpUrl.optional(),
-    keys: z.array(keySchema).min(1, 'expected at least one key'),
+    keys: z.array(keySchema).min(1, 'a list of at least one key'),
   })
   .strict();
 
@@ -120,7 +120,7 @@ const fileSchema = z
       .int()
       .min(1024)
       .default(32 * 1024 * 1024),
-    pools: z.array(poolSchema).min(1, 'expected at least one pool'),
+    pools: z.array(poolSchema).min(1, 'a list of at least one pool'),
   })
   .strict();
 
@@ -182,69 +182,26 @@ export interface GatewayConfig {
 }
 
 function invalid(source: string, problems: string[]): HeadroomError {
-  return new HeadroomError(ErrorCode.config, `${source} is invalid: ${problems.join('; ')}`, {
+  const listed = problems.length === 1 ? ` ${problems[0] ?? ''}` : `\n  ${problems.join('\n  ')}`;
+  return new HeadroomError(ErrorCode.config, `${source} is invalid:${listed}`, {
     details: { file: source, problems },
   });
-}
-
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
-  let value = document;
-  for (const step of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[step];
-  }
-  return value;
-}
-
-function pathText(path: readonly PropertyKey[]): string {
-  return (
-    path
-      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-      .join('')
-      .replace(/^\./, '') || '(top level)'
-  );
 }
 
 /**
  * Parses and validates the gateway's configuration (YAML or JSON text), resolving every secret
  * from `env`. A problem stops the start with a message naming the path, the value found and what
- * was expected; secret values are never quoted.
+ * was expected; secret values are never printed.
  */
 export function parseGatewayConfig(
   text: string,
   source: string,
   env: Readonly<Record<string, string | undefined>>,
 ): GatewayConfig {
-  let document: unknown;
-  try {
-    document = parseYaml(text) ?? {};
-  } catch (error) {
-    throw new HeadroomError(
-      ErrorCode.config,
-      `${source}: not valid YAML or JSON: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const result = fileSchema.safeParse(document);
-  if (!result.success) {
-    throw invalid(
-      source,
-      result.error.issues.map((issue) => {
-        const secretField = issue.path.some((p) => p === 'secret' || p === 'token' || p === 'admin_token');
-        const found = secretField ? '<redacted>' : describeValue(valueAt(document, issue.path));
-        return `${pathText(issue.path)}: ${issue.message} (found ${found})`;
-      }),
-    );
-  }
-  return resolveGatewayFile(result.data, source, env);
+  const file = parseConfigDocument(fileSchema, text, source, {
+    hiddenFields: ['secret', 'token', 'admin_token', 'ingest_token'],
+  });
+  return resolveGatewayFile(file, source, env);
 }
 
 function resolveGatewayFile(
@@ -254,14 +211,16 @@ function resolveGatewayFile(
 ): GatewayConfig {
   const problems: string[] = [];
   const fromEnv = (
-    path: string,
+    path: readonly PropertyKey[],
     name: string | undefined,
     inline: string | undefined,
   ): string | undefined => {
     if (name === undefined) return inline;
     const value = env[name];
     if (value === undefined || value.trim() === '') {
-      problems.push(`${path}: environment variable ${name} is not set (expected the secret in it)`);
+      problems.push(
+        describeProblem(path, name, `the name of a set environment variable (${name} is not set)`),
+      );
       return undefined;
     }
     return value.trim();
@@ -269,29 +228,43 @@ function resolveGatewayFile(
 
   const poolNames = new Set<string>();
   const pools = file.pools.map((pool, i): GatewayPoolConfig => {
-    if (poolNames.has(pool.name))
-      problems.push(`pools[${i}].name: duplicate pool name ${describeValue(pool.name)}`);
+    if (poolNames.has(pool.name)) {
+      problems.push(describeProblem(['pools', i, 'name'], pool.name, 'a name no other pool has'));
+    }
     poolNames.add(pool.name);
     if (pool.strategy === 'oracle' && pool.simulator_url === undefined) {
       problems.push(
-        `pools[${i}].simulator_url: the oracle strategy needs the simulator's URL (found nothing)`,
+        describeProblem(
+          ['pools', i, 'simulator_url'],
+          undefined,
+          "the simulator's URL for the oracle strategy",
+        ),
       );
     }
     if (pool.strategy === 'headroom' && file.headroom === undefined) {
-      problems.push(`pools[${i}].strategy: "headroom" needs the headroom section (url) to poll advice`);
+      problems.push(
+        describeProblem(['headroom'], undefined, `headroom's url, which pools[${i}] polls for advice`),
+      );
     }
     const keyIds = new Set<string>();
     const keys = pool.keys.map((key, j): GatewayKeyConfig => {
-      const path = `pools[${i}].keys[${j}]`;
-      if (keyIds.has(key.id)) problems.push(`${path}.id: duplicate key id ${describeValue(key.id)}`);
+      const path = ['pools', i, 'keys', j] as const;
+      if (keyIds.has(key.id)) {
+        problems.push(describeProblem([...path, 'id'], key.id, 'an id no other key of the pool has'));
+      }
       keyIds.add(key.id);
       if ((key.secret === undefined) === (key.secret_env === undefined)) {
-        problems.push(`${path}: expected exactly one of secret or secret_env`);
+        problems.push(
+          describeProblem([...path, 'secret_env'], key.secret_env, 'exactly one of secret or secret_env'),
+        );
       }
-      const secret = fromEnv(`${path}.secret_env`, key.secret_env, key.secret) ?? '';
+      const secret = fromEnv([...path, 'secret_env'], key.secret_env, key.secret) ?? '';
       const baseUrl = key.base_url ?? pool.base_url;
-      if (baseUrl === undefined)
-        problems.push(`${path}.base_url: expected an upstream URL here or on the pool`);
+      if (baseUrl === undefined) {
+        problems.push(
+          describeProblem([...path, 'base_url'], undefined, 'an upstream URL, on the key or its pool'),
+        );
+      }
       return {
         id: key.id,
         secret,
@@ -325,16 +298,16 @@ function resolveGatewayFile(
       ? undefined
       : {
           url: file.headroom.url.replace(/\/+$/, ''),
-          token: fromEnv('headroom.token_env', file.headroom.token_env, file.headroom.token),
+          token: fromEnv(['headroom', 'token_env'], file.headroom.token_env, file.headroom.token),
           ingestToken: fromEnv(
-            'headroom.ingest_token_env',
+            ['headroom', 'ingest_token_env'],
             file.headroom.ingest_token_env,
             file.headroom.ingest_token,
           ),
           pollIntervalMs: file.headroom.poll_interval_ms,
           spans: file.headroom.spans,
         };
-  const adminToken = fromEnv('admin_token_env', file.admin_token_env, file.admin_token);
+  const adminToken = fromEnv(['admin_token_env'], file.admin_token_env, file.admin_token);
   if (problems.length > 0) throw invalid(source, problems);
   return deepFreeze({
     host: file.host,
@@ -358,18 +331,7 @@ export function loadGatewayConfig(options: {
   env?: Readonly<Record<string, string | undefined>>;
   port?: number;
 }): GatewayConfig {
-  let text: string;
-  try {
-    text = readFileSync(options.path, 'utf8');
-  } catch (error) {
-    throw new HeadroomError(
-      ErrorCode.config,
-      `--config ${options.path}: cannot read the file: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const text = readConfigText(options.path, '--config');
   const config = parseGatewayConfig(text, options.path, options.env ?? process.env);
   return options.port === undefined ? config : Object.freeze({ ...config, port: options.port });
 }

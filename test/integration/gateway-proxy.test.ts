@@ -306,7 +306,7 @@ pools:
       let errors = '';
       bad.stderr.on('data', (d: Buffer) => (errors += d.toString()));
       expect(await waitForExit(bad)).toBe(2);
-      expect(errors).toContain('pools[0].base_url: expected an http:// or https:// URL (found "ftp://x")');
+      expect(errors).toContain('pools[0].base_url: "ftp://x" is invalid: expected an http:// or https:// URL');
     } finally {
       await data.remove();
     }
