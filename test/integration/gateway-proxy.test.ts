@@ -239,7 +239,7 @@ pools:
       });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toContain('text/event-stream');
-      const reader = response.body!.getReader();
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       const first = await reader.read();
       const firstText = new TextDecoder().decode(first.value);
       expect(firstText).toContain('"role":"assistant"');
@@ -306,7 +306,9 @@ pools:
       let errors = '';
       bad.stderr.on('data', (d: Buffer) => (errors += d.toString()));
       expect(await waitForExit(bad)).toBe(2);
-      expect(errors).toContain('pools[0].base_url: "ftp://x" is invalid: expected an http:// or https:// URL');
+      expect(errors).toContain(
+        'pools[0].base_url: "ftp://x" is invalid: expected an http:// or https:// URL',
+      );
     } finally {
       await data.remove();
     }
