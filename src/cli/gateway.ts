@@ -30,6 +30,9 @@ export async function runGateway(
     telemetry = startTelemetry({
       endpoint: `${config.headroom.url}/v1/traces`,
       serviceName: 'headroom-gateway',
+      // Small, frequent batches: encoding one blocks the event loop that is proxying calls.
+      maxExportBatchSize: 64,
+      scheduledDelayMillis: 200,
       ...(config.nodeId === undefined ? {} : { serviceInstanceId: config.nodeId }),
       ...(config.headroom.ingestToken === undefined
         ? {}

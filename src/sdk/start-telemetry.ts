@@ -37,6 +37,14 @@ export interface TelemetryOptions {
   env?: ExportEnvironment;
   /** Receives one line per kind of export failure; default `console.warn`. */
   warn?: (line: string) => void;
+  /**
+   * Largest batch of spans exported at once (default 512). A busy proxy sets it lower: a batch is
+   * encoded in one go on the event loop, so smaller batches mean shorter pauses for the calls it
+   * carries.
+   */
+  maxExportBatchSize?: number;
+  /** Longest a span waits for its batch to fill, in ms (default 5 000). */
+  scheduledDelayMillis?: number;
 }
 
 export interface Telemetry {
@@ -80,7 +88,13 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     settings.url,
     warn,
   );
-  const processor = new BatchSpanProcessor({ exporter });
+  const processor = new BatchSpanProcessor({
+    exporter,
+    ...(options.maxExportBatchSize === undefined ? {} : { maxExportBatchSize: options.maxExportBatchSize }),
+    ...(options.scheduledDelayMillis === undefined
+      ? {}
+      : { scheduledDelayMillis: options.scheduledDelayMillis }),
+  });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
       'service.name': serviceName,
