@@ -31,7 +31,10 @@ export async function startService(
     await store.close();
     throw error;
   }
-  const ingest = config.role === 'analytics' ? undefined : createIngest({ config: config.ingest, store });
+  const ingest =
+    config.role === 'analytics'
+      ? undefined
+      : createIngest({ config: config.ingest, store, retentionDays: config.retentionDays });
   await ingest?.start();
   const app = await buildApp({ config, store, ...(ingest === undefined ? {} : { ingest }) });
   const analytics = config.role === 'ingest' ? undefined : createAnalytics({ config, store, log: app.log });

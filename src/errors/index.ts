@@ -28,9 +28,13 @@ export const ErrorCode = {
   migrationFailed: 'HEADROOM_ERR_MIGRATION_FAILED',
   storeUnavailable: 'HEADROOM_ERR_STORE_UNAVAILABLE',
   storeQuery: 'HEADROOM_ERR_STORE_QUERY',
+  /** ClickHouse refused an insert because of the values in some of its rows. */
+  storeRefusedRows: 'HEADROOM_ERR_STORE_REFUSED_ROWS',
   unauthorized: 'HEADROOM_ERR_UNAUTHORIZED',
   badRequest: 'HEADROOM_ERR_BAD_REQUEST',
   malformedPayload: 'HEADROOM_ERR_MALFORMED_PAYLOAD',
+  /** A well-formed body that holds no OTLP trace request (e.g. `{"foo":1}`, or OTLP metrics). */
+  notTraceRequest: 'HEADROOM_ERR_NOT_OTLP_TRACES',
   unsupportedMediaType: 'HEADROOM_ERR_UNSUPPORTED_MEDIA_TYPE',
   payloadTooLarge: 'HEADROOM_ERR_PAYLOAD_TOO_LARGE',
   overloaded: 'HEADROOM_ERR_OVERLOADED',

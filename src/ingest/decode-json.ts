@@ -1,6 +1,8 @@
 import { flatten } from './decode-protobuf.ts';
 import {
+  MAX_VALUE_DEPTH,
   MalformedPayloadError,
+  NotTraceRequestError,
   emptyAttributes,
   type AttributeValue,
   type Attributes,
@@ -10,9 +12,11 @@ import {
 type Json = unknown;
 
 /**
- * Decodes an OTLP/JSON `ExportTraceServiceRequest` (protobuf JSON mapping: lowerCamelCase names,
- * hex trace and span ids, 64-bit integers as strings or numbers). The proto field names
- * (snake_case) are accepted too, as protobuf JSON parsers do.
+ * Decodes an OTLP/JSON `ExportTraceServiceRequest` (protobuf JSON mapping: lowerCamelCase names or
+ * the original proto field names, hex trace and span ids, 64-bit integers as strings or numbers,
+ * enums as names or numbers). Unknown fields are ignored, as OTLP requires; but a body in which
+ * nothing is part of a trace request (`{"foo":1}`, OTLP metrics or logs) is refused with
+ * {@link NotTraceRequestError} naming the field that was expected, rather than read as no spans.
  */
 export function decodeExportRequestJson(text: string): DecodedSpan[] {
   let document: Json;
@@ -22,11 +26,22 @@ export function decodeExportRequestJson(text: string): DecodedSpan[] {
     throw new MalformedPayloadError(`malformed JSON: ${(error as Error).message}`);
   }
   const root = asObject(document, '$');
+  const resourceSpansValue = field(root, 'resourceSpans', 'resource_spans');
+  if (resourceSpansValue === undefined) {
+    const keys = Object.keys(root);
+    if (keys.length > 0) throw notTraces('the top level', 'resourceSpans', keys);
+  }
   const spans: DecodedSpan[] = [];
-  asArray(field(root, 'resourceSpans', 'resource_spans'), 'resourceSpans').forEach((rs, i) => {
+  /** The first object whose fields were all unknown: reported when the request holds no span. */
+  let unknownShape: NotTraceRequestError | undefined;
+  asArray(resourceSpansValue, 'resourceSpans').forEach((rs, i) => {
     const rsPath = `resourceSpans[${i}]`;
     const resourceSpans = asObject(rs, rsPath);
     const resourceValue = field(resourceSpans, 'resource');
+    const scopeSpansValue = field(resourceSpans, 'scopeSpans', 'scope_spans');
+    if (scopeSpansValue === undefined && resourceValue === undefined) {
+      unknownShape ??= unknownFields(resourceSpans, rsPath, 'scopeSpans', RESOURCE_SPANS_FIELDS);
+    }
     const resource =
       resourceValue === undefined || resourceValue === null
         ? emptyAttributes()
@@ -34,14 +49,57 @@ export function decodeExportRequestJson(text: string): DecodedSpan[] {
             asObject(resourceValue, `${rsPath}.resource`).attributes,
             `${rsPath}.resource.attributes`,
           );
-    asArray(field(resourceSpans, 'scopeSpans', 'scope_spans'), `${rsPath}.scopeSpans`).forEach((ss, j) => {
+    asArray(scopeSpansValue, `${rsPath}.scopeSpans`).forEach((ss, j) => {
       const ssPath = `${rsPath}.scopeSpans[${j}]`;
-      asArray(field(asObject(ss, ssPath), 'spans'), `${ssPath}.spans`).forEach((s, k) => {
+      const scopeSpans = asObject(ss, ssPath);
+      const spansValue = field(scopeSpans, 'spans');
+      if (spansValue === undefined && field(scopeSpans, 'scope') === undefined) {
+        unknownShape ??= unknownFields(scopeSpans, ssPath, 'spans', SCOPE_SPANS_FIELDS);
+      }
+      asArray(spansValue, `${ssPath}.spans`).forEach((s, k) => {
         spans.push(decodeSpan(asObject(s, `${ssPath}.spans[${k}]`), resource, `${ssPath}.spans[${k}]`));
       });
     });
   });
+  if (spans.length === 0 && unknownShape !== undefined) throw unknownShape;
   return spans;
+}
+
+const RESOURCE_SPANS_FIELDS = new Set(['schemaUrl', 'schema_url']);
+const SCOPE_SPANS_FIELDS = new Set(['schemaUrl', 'schema_url']);
+
+/** Other OTLP signals posted to the traces endpoint by mistake. */
+const OTHER_SIGNALS: Record<string, string> = {
+  resourceMetrics: 'metrics',
+  resource_metrics: 'metrics',
+  resourceLogs: 'logs',
+  resource_logs: 'logs',
+  resourceProfiles: 'profiles',
+  resource_profiles: 'profiles',
+};
+
+function notTraces(where: string, expected: string, keys: readonly string[]): NotTraceRequestError {
+  const signal = keys.map((k) => OTHER_SIGNALS[k]).find((s) => s !== undefined);
+  const found = keys.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 64)));
+  const snake = expected.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return new NotTraceRequestError(
+    signal !== undefined
+      ? `this is an OTLP ${signal} request; POST /v1/traces takes an OTLP trace request (field ${expected} or ${snake} at ${where})`
+      : `not an OTLP trace request: expected field ${expected} (or ${snake}) at ${where}, found ${found.join(', ')}${keys.length > 5 ? ', …' : ''}`,
+    expected,
+  );
+}
+
+function unknownFields(
+  object: Record<string, Json>,
+  path: string,
+  expected: string,
+  alsoKnown: ReadonlySet<string>,
+): NotTraceRequestError | undefined {
+  const keys = Object.keys(object);
+  return keys.length > 0 && keys.every((k) => !alsoKnown.has(k))
+    ? notTraces(path, expected, keys)
+    : undefined;
 }
 
 function decodeSpan(span: Record<string, Json>, resource: Attributes, path: string): DecodedSpan {
@@ -82,7 +140,7 @@ const STATUS_CODES: Record<string, number> = {
   STATUS_CODE_ERROR: 2,
 };
 
-function decodeAttributes(value: Json, path: string): Attributes {
+function decodeAttributes(value: Json, path: string, depth = 0): Attributes {
   const attributes = emptyAttributes();
   if (value === undefined || value === null) return attributes;
   asArray(value, path).forEach((kv, i) => {
@@ -91,7 +149,7 @@ function decodeAttributes(value: Json, path: string): Attributes {
     const decoded =
       entry.value === undefined || entry.value === null
         ? undefined
-        : anyValue(entry.value, `${path}[${i}].value`);
+        : anyValue(entry.value, `${path}[${i}].value`, depth);
     const flat = flatten(decoded);
     if (flat !== undefined) {
       attributes.keys.push(key);
@@ -103,7 +161,10 @@ function decodeAttributes(value: Json, path: string): Attributes {
 
 type AnyValue = AttributeValue | Uint8Array | AnyValue[] | { [key: string]: AnyValue } | undefined;
 
-function anyValue(value: Json, path: string): AnyValue {
+function anyValue(value: Json, path: string, depth: number): AnyValue {
+  if (depth >= MAX_VALUE_DEPTH) {
+    throw new MalformedPayloadError(`${path}: attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  }
   const object = asObject(value, path);
   if ('stringValue' in object || 'string_value' in object) {
     return asString(field(object, 'stringValue', 'string_value'), `${path}.stringValue`);
@@ -123,20 +184,23 @@ function anyValue(value: Json, path: string): AnyValue {
   }
   if ('doubleValue' in object || 'double_value' in object) {
     const d = field(object, 'doubleValue', 'double_value');
-    const parsed = typeof d === 'string' && d.trim() !== '' ? Number(d) : d;
-    if (typeof parsed !== 'number' || Number.isNaN(parsed)) {
-      throw new MalformedPayloadError(`${path}.doubleValue: expected a number`);
+    // The JSON mapping writes NaN and the infinities as strings; the column rules judge them later.
+    const parsed = d === 'NaN' ? NaN : typeof d === 'string' && d.trim() !== '' ? Number(d) : d;
+    if (typeof parsed !== 'number' || (Number.isNaN(parsed) && d !== 'NaN')) {
+      throw new MalformedPayloadError(
+        `${path}.doubleValue: expected a number (or "NaN", "Infinity", "-Infinity")`,
+      );
     }
     return parsed;
   }
   if ('arrayValue' in object || 'array_value' in object) {
     const array = asObject(field(object, 'arrayValue', 'array_value'), `${path}.arrayValue`);
     const values = array.values === undefined ? [] : asArray(array.values, `${path}.arrayValue.values`);
-    return values.map((v, i) => anyValue(v, `${path}.arrayValue.values[${i}]`));
+    return values.map((v, i) => anyValue(v, `${path}.arrayValue.values[${i}]`, depth + 1));
   }
   if ('kvlistValue' in object || 'kvlist_value' in object) {
     const list = asObject(field(object, 'kvlistValue', 'kvlist_value'), `${path}.kvlistValue`);
-    const nested = decodeAttributes(list.values, `${path}.kvlistValue.values`);
+    const nested = decodeAttributes(list.values, `${path}.kvlistValue.values`, depth + 1);
     const result: Record<string, AnyValue> = {};
     nested.keys.forEach((k, i) => (result[k] = nested.values[i]));
     return result;

@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import {
+  MAX_VALUE_DEPTH,
   MalformedPayloadError,
   emptyAttributes,
   type AttributeValue,
@@ -216,30 +217,52 @@ function decodeAnyValue(reader: Reader, end: number): AnyValue {
 
 /** An `ArrayValue` (length-prefixed) as an array of values. */
 export function decodeArrayValue(reader: Reader): AnyValue[] {
-  const arrayEnd = messageEnd(reader);
-  const items: AnyValue[] = [];
-  while (reader.pos < arrayEnd) {
-    const inner = reader.uint32();
-    if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
-      items.push(decodeAnyValue(reader, messageEnd(reader)));
-    else reader.skipType(inner & 7);
+  enterValue();
+  try {
+    const arrayEnd = messageEnd(reader);
+    const items: AnyValue[] = [];
+    while (reader.pos < arrayEnd) {
+      const inner = reader.uint32();
+      if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
+        items.push(decodeAnyValue(reader, messageEnd(reader)));
+      else reader.skipType(inner & 7);
+    }
+    return items;
+  } finally {
+    valueDepth--;
   }
-  return items;
+}
+
+/** How deep the array or key-value list being decoded is nested. */
+let valueDepth = 0;
+
+function enterValue(): void {
+  if (++valueDepth > MAX_VALUE_DEPTH) {
+    valueDepth--;
+    throw new MalformedPayloadError(
+      `malformed protobuf ExportTraceServiceRequest: an attribute value is nested deeper than ${MAX_VALUE_DEPTH} levels`,
+    );
+  }
 }
 
 /** A `KeyValueList` (length-prefixed) as an object; a repeated key keeps its last value. */
 export function decodeKeyValueList(reader: Reader): Record<string, AnyValue> {
-  const listEnd = messageEnd(reader);
-  const nested: Attributes = emptyAttributes();
-  while (reader.pos < listEnd) {
-    const inner = reader.uint32();
-    if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
-      decodeKeyValue(reader, messageEnd(reader), nested);
-    else reader.skipType(inner & 7);
+  enterValue();
+  try {
+    const listEnd = messageEnd(reader);
+    const nested: Attributes = emptyAttributes();
+    while (reader.pos < listEnd) {
+      const inner = reader.uint32();
+      if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
+        decodeKeyValue(reader, messageEnd(reader), nested);
+      else reader.skipType(inner & 7);
+    }
+    const object: Record<string, AnyValue> = {};
+    nested.keys.forEach((k, i) => (object[k] = nested.values[i]));
+    return object;
+  } finally {
+    valueDepth--;
   }
-  const object: Record<string, AnyValue> = {};
-  nested.keys.forEach((k, i) => (object[k] = nested.values[i]));
-  return object;
 }
 
 /** Scalars stay as they are; arrays and maps become JSON text and bytes base64, so every value fits a column. */

@@ -22,11 +22,24 @@ export interface DecodedSpan {
   statusMessage: string;
 }
 
+/** Deepest nesting of arrays and key-value lists in one attribute value; deeper is refused with a 400. */
+export const MAX_VALUE_DEPTH = 32;
+
 /** Thrown by the decoders; the message says where and what was wrong, and becomes a 400. */
 export class MalformedPayloadError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'MalformedPayloadError';
+  }
+}
+
+/** A well-formed body with nothing of an OTLP trace request in it; `expected` names the missing field. */
+export class NotTraceRequestError extends MalformedPayloadError {
+  readonly expected: string;
+  constructor(message: string, expected: string) {
+    super(message);
+    this.name = 'NotTraceRequestError';
+    this.expected = expected;
   }
 }
 

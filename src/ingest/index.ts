@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { IngestConfig } from '../config/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
-import { encodeApiCallRows, type ApiCallRow, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { MAX_FUTURE_SKEW_MS } from './columns.ts';
 import { decodeExportRequestJson } from './decode-json.ts';
 import { decodeExportRequestProtobuf } from './decode-protobuf.ts';
-import { MalformedPayloadError, type DecodedSpan } from './decoded-span.ts';
-import { GroupCommitter } from './group-commit.ts';
-import { encodeProtobufRequestRows } from './protobuf-to-tsv.ts';
-import { mapSpanToRow } from './span-to-row.ts';
+import { MalformedPayloadError, NotTraceRequestError, type DecodedSpan } from './decoded-span.ts';
+import { GroupCommitter, type RefusedRows } from './group-commit.ts';
+import { encodeProtobufRequestRows, type EncodedRequestRows, type RowContext } from './protobuf-to-tsv.ts';
+import { encodeDecodedSpans } from './span-to-row.ts';
 
 export {
   ExportTraceServiceRequest,
@@ -36,6 +37,8 @@ export interface IngestStats {
   unavailableRequests: number;
   batches: number;
   failedBatches: number;
+  /** Batches ClickHouse refused because of some rows, split until those rows were found. */
+  isolatedBatches: number;
   queuedRows: number;
 }
 
@@ -44,8 +47,9 @@ export interface Ingest {
   start(): Promise<void>;
   /**
    * Decodes, validates and commits one OTLP export request (already decompressed). Resolves once its
-   * rows are committed. Throws a {@link HeadroomError}: 400 for a malformed payload, 503 with
-   * `retryAfterSeconds` when overloaded or when ClickHouse is unavailable.
+   * rows are committed. Throws a {@link HeadroomError}: 400 for a malformed payload or one that is not
+   * an OTLP trace request, 503 with `retryAfterSeconds` when overloaded or when ClickHouse is
+   * unavailable.
    */
   ingest(body: Buffer, encoding: PayloadEncoding): Promise<IngestResult>;
   stats(): IngestStats;
@@ -54,16 +58,7 @@ export interface Ingest {
 }
 
 const MAX_REPORTED_REJECTIONS = 5;
-
-/** A request's spans checked and encoded, ready to commit. */
-interface PreparedRequest {
-  spanCount: number;
-  /** Accepted rows, TabSeparated. */
-  chunk: Buffer;
-  rows: number;
-  rejectedSpans: number;
-  errorMessage: string;
-}
+const DAY_MS = 86_400_000;
 
 function describeRejections(rejected: number, spanCount: number, reported: readonly string[]): string {
   return rejected === 0
@@ -71,53 +66,15 @@ function describeRejections(rejected: number, spanCount: number, reported: reado
     : `${rejected} of ${spanCount} spans rejected: ${reported.join('; ')}${rejected > reported.length ? '; …' : ''}`;
 }
 
-/** The generic path: decoded spans through mapSpanToRow and encodeApiCallRows. */
-function prepareSpans(spans: readonly DecodedSpan[], digest: string, receivedAtMs: number): PreparedRequest {
-  const rows: ApiCallRow[] = [];
-  const rejections: string[] = [];
-  let rejected = 0;
-  for (let i = 0; i < spans.length; i++) {
-    const span = spans[i] as DecodedSpan;
-    const mapped = mapSpanToRow(span, digest, receivedAtMs);
-    if (typeof mapped === 'string') {
-      rejected++;
-      if (rejections.length < MAX_REPORTED_REJECTIONS) {
-        rejections.push(`span ${span.spanId === '' ? `#${i}` : span.spanId}: ${mapped}`);
-      }
-    } else {
-      rows.push(mapped);
-    }
-  }
-  return {
-    spanCount: spans.length,
-    chunk: rows.length === 0 ? Buffer.alloc(0) : Buffer.from(encodeApiCallRows(rows)),
-    rows: rows.length,
-    rejectedSpans: rejected,
-    errorMessage: describeRejections(rejected, spans.length, rejections),
-  };
-}
-
 /**
  * Decodes, checks and encodes one request. Protobuf takes the one-pass path when it can; anything it
- * declines (including malformed bytes) goes the generic way, which also produces the 400 message.
+ * declines (including malformed bytes) is decoded first, which also produces the 400 message. Both
+ * go through the same row builder.
  */
-function prepareRequest(
-  body: Buffer,
-  encoding: PayloadEncoding,
-  digest: string,
-  receivedAtMs: number,
-): PreparedRequest {
+function prepareRequest(body: Buffer, encoding: PayloadEncoding, context: RowContext): EncodedRequestRows {
   if (encoding === 'protobuf') {
-    const encoded = encodeProtobufRequestRows(body, digest, receivedAtMs, MAX_REPORTED_REJECTIONS);
-    if (encoded !== undefined) {
-      return {
-        spanCount: encoded.spanCount,
-        chunk: encoded.chunk,
-        rows: encoded.rows,
-        rejectedSpans: encoded.rejectedSpans,
-        errorMessage: describeRejections(encoded.rejectedSpans, encoded.spanCount, encoded.rejections),
-      };
-    }
+    const encoded = encodeProtobufRequestRows(body, context);
+    if (encoded !== undefined) return encoded;
   }
   let spans: DecodedSpan[];
   try {
@@ -126,6 +83,13 @@ function prepareRequest(
         ? decodeExportRequestProtobuf(body)
         : decodeExportRequestJson(body.toString('utf8'));
   } catch (error) {
+    if (error instanceof NotTraceRequestError) {
+      throw new HeadroomError(ErrorCode.notTraceRequest, error.message, {
+        statusCode: 400,
+        cause: error,
+        details: { expected: error.expected },
+      });
+    }
     if (error instanceof MalformedPayloadError) {
       throw new HeadroomError(ErrorCode.malformedPayload, error.message, {
         statusCode: 400,
@@ -134,14 +98,33 @@ function prepareRequest(
     }
     throw error;
   }
-  return prepareSpans(spans, digest, receivedAtMs);
+  return encodeDecodedSpans(spans, context);
+}
+
+const MAX_REFUSAL_CHARS = 300;
+
+/** `span <id>: refused by ClickHouse: …` for refused rows, the span id read from the row's fifth field. */
+function describeRefusals(refused: RefusedRows, room: number): string[] {
+  const reason = refused.error.message.split('\n')[0]?.slice(0, MAX_REFUSAL_CHARS) ?? '';
+  return refused.lines.slice(0, room).map((line) => {
+    const fields = line.toString('utf8', 0, Math.min(line.length, 4096)).split('\t');
+    const spanId = fields[4] ?? '';
+    return `span ${spanId === '' ? '(no id)' : spanId}: refused by ${reason}`;
+  });
 }
 
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
 
-export function createIngest(options: { config: IngestConfig; store: Store; now?: () => number }): Ingest {
+export function createIngest(options: {
+  config: IngestConfig;
+  store: Store;
+  /** Spans older than this are refused: the table's TTL would drop them (default 30). */
+  retentionDays?: number;
+  now?: () => number;
+}): Ingest {
   const { config, store } = options;
+  const retentionDays = options.retentionDays ?? 30;
   const now = options.now ?? Date.now;
   const committer = new GroupCommitter({
     maxBatchRows: config.maxBatchRows,
@@ -149,6 +132,12 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
     maxQueuedRows: config.maxQueuedRows,
     write: (chunks) => store.insertEncodedApiCalls(chunks),
   });
+  const storeRefusal = (message: string, cause: Error): HeadroomError =>
+    new HeadroomError(ErrorCode.storeQuery, message, {
+      statusCode: 503,
+      cause,
+      details: { retryAfterSeconds: 5 },
+    });
 
   /** Digest → when it was committed. Insertion order is commit order, so pruning walks from the front. */
   const committed = new Map<string, number>();
@@ -190,10 +179,11 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
 
   async function commit(
     digest: string,
-    prepared: PreparedRequest,
+    prepared: EncodedRequestRows,
     receivedAtMs: number,
   ): Promise<IngestResult> {
-    const { rows, rejectedSpans: rejected, errorMessage } = prepared;
+    const { rows, rejectedSpans: rejected, spanCount, rejections } = prepared;
+    const errorMessage = describeRejections(rejected, spanCount, rejections);
     counters.rejectedSpans += rejected;
     if (rows === 0) return { acceptedSpans: 0, rejectedSpans: rejected, errorMessage, duplicate: false };
 
@@ -223,8 +213,22 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
       backoffMs = MIN_BACKOFF_MS;
       uncertain.delete(digest);
       remember(digest, now());
-      counters.acceptedSpans += rows;
-      return { acceptedSpans: rows, rejectedSpans: rejected, errorMessage, duplicate: false };
+      const refused = outcome.refused?.lines.length ?? 0;
+      counters.acceptedSpans += rows - refused;
+      counters.rejectedSpans += refused;
+      if (outcome.refused === undefined) {
+        return { acceptedSpans: rows, rejectedSpans: rejected, errorMessage, duplicate: false };
+      }
+      const room = Math.max(0, MAX_REPORTED_REJECTIONS - rejections.length);
+      return {
+        acceptedSpans: rows - refused,
+        rejectedSpans: rejected + refused,
+        errorMessage: describeRejections(rejected + refused, spanCount, [
+          ...rejections,
+          ...describeRefusals(outcome.refused, room),
+        ]),
+        duplicate: false,
+      };
     }
     if (outcome.kind === 'retryable') {
       uncertain.add(digest);
@@ -238,10 +242,11 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
         outcome.error,
       );
     }
-    throw new HeadroomError(ErrorCode.internal, `insert failed: ${outcome.error.message}`, {
-      statusCode: 500,
-      cause: outcome.error,
-    });
+    // Not the request's fault (schema, permissions, …): the client keeps its data and retries.
+    throw storeRefusal(
+      `ClickHouse refused the insert (${outcome.error.message}); nothing from this request was committed, retry later`,
+      outcome.error,
+    );
   }
 
   return {
@@ -267,7 +272,14 @@ export function createIngest(options: { config: IngestConfig; store: Store; now?
       // The digest is part of every row, so it comes first; ingested_at is when the request was read.
       const digest = createHash('sha256').update(encoding).update(body).digest('hex').slice(0, 32);
       const receivedAtMs = now();
-      const prepared = prepareRequest(body, encoding, digest, receivedAtMs);
+      const prepared = prepareRequest(body, encoding, {
+        digest,
+        receivedAtMs,
+        earliestMs: receivedAtMs - retentionDays * DAY_MS,
+        latestMs: receivedAtMs + MAX_FUTURE_SKEW_MS,
+        retentionDays,
+        maxReported: MAX_REPORTED_REJECTIONS,
+      });
       if (prepared.spanCount === 0)
         return { acceptedSpans: 0, rejectedSpans: 0, errorMessage: '', duplicate: false };
 

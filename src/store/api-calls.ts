@@ -1,38 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import { RATE_LIMIT_DIMENSIONS, type RateLimits } from '../telemetry/index.ts';
+import { RATE_LIMIT_DIMENSIONS } from '../telemetry/index.ts';
 
-/** One upstream API call as stored in `api_calls`. Strings default to '' and counts to 0 when not reported. */
-export interface ApiCallRow {
-  timestampMs: number;
-  ingestedAtMs: number;
-  durationMs: number;
-  traceId: string;
-  spanId: string;
-  spanName: string;
-  serviceName: string;
-  gatewayNode: string;
-  pool: string;
-  keyId: string;
-  partition: string;
-  consumer: string;
-  provider: string;
-  operation: string;
-  requestModel: string;
-  responseModel: string;
-  serverAddress: string;
-  statusCode: number;
-  errorType: string;
-  outcome: string;
-  inputTokens: number;
-  outputTokens: number;
-  cachedInputTokens: number;
-  costUsd: number | null;
-  retryAfterMs: number | null;
-  rateLimits: RateLimits;
-  requestDigest: string;
-}
-
-/** Column order of {@link encodeApiCallRows}; the insert names them explicitly so the table may gain columns. */
+/** Column order of the rows {@link ApiCallTsvWriter} builds; the insert names them explicitly so the table may gain columns. */
 export const API_CALL_COLUMNS: readonly string[] = [
   'timestamp',
   'ingested_at',
@@ -63,7 +32,6 @@ export const API_CALL_COLUMNS: readonly string[] = [
   'request_digest',
 ];
 
-const NULL = '\\N';
 const NEEDS_ESCAPE = /[\t\n\r\\]/;
 
 // TabSeparated is the cheapest text format for ClickHouse to parse and for V8 to build; only these
@@ -75,90 +43,6 @@ function tsvString(value: string): string {
   );
 }
 
-function tsvTime(ms: number): string {
-  return String(ms / 1000);
-}
-
-function tsvOptionalUInt(value: number | null | undefined): string {
-  return value === null || value === undefined ? NULL : String(value);
-}
-
-function tsvOptionalTime(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? NULL : tsvTime(ms);
-}
-
-/**
- * Encodes rows as TabSeparated text in {@link API_CALL_COLUMNS} order. Callers guarantee numbers are
- * finite and non-negative where the column is unsigned (ingest validates every attribute).
- */
-export function encodeApiCallRows(rows: readonly ApiCallRow[]): string {
-  let out = '';
-  for (const r of rows) {
-    let line =
-      tsvTime(r.timestampMs) +
-      '\t' +
-      tsvTime(r.ingestedAtMs) +
-      '\t' +
-      String(r.durationMs) +
-      '\t' +
-      r.traceId +
-      '\t' +
-      r.spanId +
-      '\t' +
-      tsvString(r.spanName) +
-      '\t' +
-      tsvString(r.serviceName) +
-      '\t' +
-      tsvString(r.gatewayNode) +
-      '\t' +
-      tsvString(r.pool) +
-      '\t' +
-      tsvString(r.keyId) +
-      '\t' +
-      tsvString(r.partition) +
-      '\t' +
-      tsvString(r.consumer) +
-      '\t' +
-      tsvString(r.provider) +
-      '\t' +
-      tsvString(r.operation) +
-      '\t' +
-      tsvString(r.requestModel) +
-      '\t' +
-      tsvString(r.responseModel) +
-      '\t' +
-      tsvString(r.serverAddress) +
-      '\t' +
-      String(r.statusCode) +
-      '\t' +
-      tsvString(r.errorType) +
-      '\t' +
-      r.outcome +
-      '\t' +
-      String(r.inputTokens) +
-      '\t' +
-      String(r.outputTokens) +
-      '\t' +
-      String(r.cachedInputTokens) +
-      '\t' +
-      (r.costUsd === null ? NULL : String(r.costUsd)) +
-      '\t' +
-      tsvOptionalUInt(r.retryAfterMs);
-    for (const dimension of RATE_LIMIT_DIMENSIONS) {
-      const bucket = r.rateLimits[dimension];
-      line +=
-        '\t' +
-        tsvOptionalUInt(bucket?.limit) +
-        '\t' +
-        tsvOptionalUInt(bucket?.remaining) +
-        '\t' +
-        tsvOptionalTime(bucket?.resetAtMs);
-    }
-    out += line + '\t' + r.requestDigest + '\n';
-  }
-  return out;
-}
-
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -166,9 +50,9 @@ const BACKSLASH = 0x5c;
 const HEX_DIGITS = '0123456789abcdef';
 
 /**
- * Builds the same TabSeparated bytes as {@link encodeApiCallRows}, field by field, straight into one
- * growing buffer: the protobuf ingest path copies UTF-8 string bytes from the request into it without
- * creating JavaScript strings. Callers write the fields in {@link API_CALL_COLUMNS} order.
+ * Builds `api_calls` rows as TabSeparated bytes, field by field, straight into one growing buffer:
+ * the protobuf ingest path copies UTF-8 string bytes from the request into it without creating
+ * JavaScript strings. Callers write the fields in {@link API_CALL_COLUMNS} order.
  */
 export class ApiCallTsvWriter {
   #buf: Buffer;
@@ -251,9 +135,9 @@ export class ApiCallTsvWriter {
     } while (rest > 0);
   }
 
-  /** A DateTime64 column from epoch milliseconds, as `tsvTime`. */
+  /** A DateTime64 column from epoch milliseconds, as epoch seconds with a fraction. */
   writeTime(ms: number): void {
-    this.writeAscii(tsvTime(ms));
+    this.writeAscii(String(ms / 1000));
   }
 
   /** Bytes as lower-case hex, as `Buffer.toString('hex')`. */

@@ -2,12 +2,12 @@ import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/index.ts';
 import { ErrorCode, HeadroomError, type IoResult } from '../errors/index.ts';
-import { API_CALL_COLUMNS, ApiCallTsvWriter, encodeApiCallRows, type ApiCallRow } from './api-calls.ts';
+import { API_CALL_COLUMNS, ApiCallTsvWriter } from './api-calls.ts';
 import { createAnalyticsStore, type AnalyticsStore } from './analytics.ts';
 import { createClickHouseClient, type RawInsert, type StoreMode } from './clickhouse.ts';
 import { applyMigrations, migrationsUpToDate, type MigrationReport } from './migrations.ts';
 
-export type { ApiCallRow, MigrationReport, StoreMode };
+export type { MigrationReport, StoreMode };
 export type {
   AdviceRow,
   AlertEventRow,
@@ -21,7 +21,7 @@ export type {
   ThrottlingRow,
   UsageBucketRow,
 } from './analytics.ts';
-export { ApiCallTsvWriter, encodeApiCallRows };
+export { API_CALL_COLUMNS, ApiCallTsvWriter };
 
 /** Where the numbered SQL migrations live (the package's `migrations/` folder). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -36,7 +36,7 @@ export interface Store extends AnalyticsStore {
   migrate(): Promise<MigrationReport>;
   /** ClickHouse reachable and every migration applied. */
   checkReady(): Promise<{ ready: boolean; reason?: string }>;
-  /** Inserts rows already encoded by {@link encodeApiCallRows}; resolves once ClickHouse has committed them. */
+  /** Inserts rows already encoded by {@link ApiCallTsvWriter}; resolves once ClickHouse has committed them. */
   insertEncodedApiCalls(chunks: readonly Buffer[]): Promise<IoResult<void>>;
   /** Digests of requests committed since `sinceMs`, so that retries arriving after a restart are recognised. */
   readRecentRequestDigests(sinceMs: number): Promise<Array<{ digest: string; committedAtMs: number }>>;
@@ -64,7 +64,32 @@ const RETRYABLE_CLICKHOUSE_CODES = new Set([
   '425', // SYSTEM_ERROR
 ]);
 
-/** Classifies a failed ClickHouse call: transport failures and overload are retryable, the rest are not. */
+// ClickHouse error codes that blame the values of the rows inserted: the same insert without those
+// rows would succeed. Source: ClickHouse src/Common/ErrorCodes.cpp.
+const ROW_VALUE_CLICKHOUSE_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '25', // CANNOT_PARSE_ESCAPE_SEQUENCE
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '32', // ATTEMPT_TO_READ_AFTER_EOF
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
+  '53', // TYPE_MISMATCH
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '72', // CANNOT_PARSE_NUMBER
+  '117', // INCORRECT_DATA
+  '131', // TOO_LARGE_STRING_SIZE
+  '321', // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  '407', // DECIMAL_OVERFLOW
+  '469', // VIOLATED_CONSTRAINT
+]);
+
+/**
+ * Classifies a failed ClickHouse call: transport failures and overload are retryable; an insert
+ * refused because of its rows' values is a failure coded {@link ErrorCode.storeRefusedRows}, so the
+ * caller can find and drop those rows; the rest are failures.
+ */
 export function classifyClickHouseError(error: unknown): Exclude<IoResult<never>, { kind: 'success' }> {
   const err = error instanceof Error ? error : new Error(String(error));
   const code = (err as { code?: unknown }).code;
@@ -72,13 +97,17 @@ export function classifyClickHouseError(error: unknown): Exclude<IoResult<never>
   const transport =
     /^E[A-Z]+$/.test(codeText) ||
     /socket hang up|ECONNREFUSED|ECONNRESET|Timeout error|closed/i.test(err.message);
+  // TOO_MANY_PARTS also says an insert touched too many partitions: fewer rows per insert fix that.
+  const refusesRows =
+    ROW_VALUE_CLICKHOUSE_CODES.has(codeText) ||
+    (codeText === '252' && /partitions for single INSERT block/i.test(err.message));
+  const retryable = !refusesRows && (transport || RETRYABLE_CLICKHOUSE_CODES.has(codeText));
   const wrapped = new HeadroomError(
-    transport || RETRYABLE_CLICKHOUSE_CODES.has(codeText) ? ErrorCode.storeUnavailable : ErrorCode.storeQuery,
+    retryable ? ErrorCode.storeUnavailable : refusesRows ? ErrorCode.storeRefusedRows : ErrorCode.storeQuery,
     `ClickHouse: ${err.message}`,
     { cause: err, statusCode: 503 },
   );
-  if (transport || RETRYABLE_CLICKHOUSE_CODES.has(codeText)) return { kind: 'retryable', error: wrapped };
-  return { kind: 'failure', error: wrapped };
+  return retryable ? { kind: 'retryable', error: wrapped } : { kind: 'failure', error: wrapped };
 }
 
 export function createStore(config: Config): Store {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { IoResult } from '../../src/errors/index.ts';
+import { ErrorCode, HeadroomError, type IoResult } from '../../src/errors/index.ts';
 import { GroupCommitter } from '../../src/ingest/group-commit.ts';
 
 function recorder(results: Array<IoResult<void>> = []) {
@@ -102,6 +102,71 @@ describe('group commit', () => {
       { kind: 'retryable', error },
     ]);
     expect(await committer.tryEnqueue(Buffer.from('a'), 1)).toEqual({ kind: 'committed' });
-    expect(committer.stats).toEqual({ batches: 2, rows: 1, failedBatches: 1 });
+    expect(committer.stats).toEqual({ batches: 2, rows: 1, failedBatches: 1, isolatedBatches: 0 });
+  });
+
+  it("finds the rows ClickHouse refuses by splitting the batch, and commits everyone else's", async () => {
+    const committed: string[] = [];
+    let writes = 0;
+    const committer = new GroupCommitter({
+      maxBatchRows: 1000,
+      flushIntervalMillis: 5,
+      maxQueuedRows: 10_000,
+      // A store that refuses any insert holding a "poison" row, as ClickHouse refuses a whole insert.
+      write: async (chunks) => {
+        writes++;
+        const lines = chunks.flatMap((c) =>
+          c
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
+        if (lines.some((l) => l.startsWith('poison'))) {
+          return {
+            kind: 'failure',
+            error: new HeadroomError(ErrorCode.storeRefusedRows, 'ClickHouse: constraint violated'),
+          };
+        }
+        committed.push(...lines);
+        return { kind: 'success', value: undefined };
+      },
+    });
+    const submit = (text: string) =>
+      committer.tryEnqueue(Buffer.from(text), text.split('\n').length - 1) ??
+      Promise.reject(new Error('refused'));
+    const [a, b, c] = await Promise.all([
+      submit('a1\na2\n'),
+      submit('b1\npoison-1\nb3\nb4\npoison-2\n'),
+      submit('c1\n'),
+    ]);
+    expect(a).toEqual({ kind: 'committed' });
+    expect(c).toEqual({ kind: 'committed' });
+    expect(b?.kind).toBe('committed');
+    const refused = b?.kind === 'committed' ? b.refused : undefined;
+    expect(refused?.lines.map((l) => l.toString())).toEqual(['poison-1\n', 'poison-2\n']);
+    expect(refused?.error.message).toBe('ClickHouse: constraint violated');
+    expect(committed.sort()).toEqual(['a1', 'a2', 'b1', 'b3', 'b4', 'c1']);
+    expect(writes).toBeLessThan(16);
+    expect(committer.stats).toMatchObject({ batches: 1, rows: 6, failedBatches: 1, isolatedBatches: 1 });
+  });
+
+  it('fails every submitter when the insert failed for a reason other than its rows', async () => {
+    const error = new HeadroomError(ErrorCode.storeQuery, 'ClickHouse: unknown table');
+    const sink = recorder([{ kind: 'failure', error }]);
+    const committer = new GroupCommitter({
+      maxBatchRows: 100,
+      flushIntervalMillis: 1,
+      maxQueuedRows: 100,
+      write: sink.write,
+    });
+    const outcomes = await Promise.all([
+      committer.tryEnqueue(Buffer.from('a\n'), 1),
+      committer.tryEnqueue(Buffer.from('b\n'), 1),
+    ]);
+    expect(outcomes).toEqual([
+      { kind: 'failure', error },
+      { kind: 'failure', error },
+    ]);
+    expect(sink.batches).toHaveLength(1);
   });
 });

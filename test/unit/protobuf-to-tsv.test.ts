@@ -1,25 +1,28 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeExportRequestProtobuf } from '../../src/ingest/decode-protobuf.ts';
-import { encodeProtobufRequestRows } from '../../src/ingest/protobuf-to-tsv.ts';
-import { mapSpanToRow } from '../../src/ingest/span-to-row.ts';
-import { encodeApiCallRows, type ApiCallRow } from '../../src/store/index.ts';
+import { encodeProtobufRequestRows, type RowContext } from '../../src/ingest/protobuf-to-tsv.ts';
+import { encodeDecodedSpans } from '../../src/ingest/span-to-row.ts';
 import { buildRequest, encodeProtobuf, type SpanInput } from '../support/otlp.ts';
 
 const START_MS = 1_763_700_000_123;
 const RECEIVED_AT_MS = 1_763_700_001_234.5;
 
-/** What the generic path (decode → mapSpanToRow → encodeApiCallRows) makes of a request. */
+function context(digest: string, maxReported = 100): RowContext {
+  return {
+    digest,
+    receivedAtMs: RECEIVED_AT_MS,
+    earliestMs: RECEIVED_AT_MS - 30 * 86_400_000,
+    latestMs: RECEIVED_AT_MS + 3_600_000,
+    retentionDays: 30,
+    maxReported,
+  };
+}
+
+/** What the decoded-span path (decodeExportRequestProtobuf → row builder) makes of a request. */
 function encodeGeneric(body: Buffer, digest: string): { tsv: string; rows: number; rejections: string[] } {
-  const rows: ApiCallRow[] = [];
-  const rejections: string[] = [];
-  decodeExportRequestProtobuf(body).forEach((span, i) => {
-    const mapped = mapSpanToRow(span, digest, RECEIVED_AT_MS);
-    if (typeof mapped === 'string')
-      rejections.push(`span ${span.spanId === '' ? `#${i}` : span.spanId}: ${mapped}`);
-    else rows.push(mapped);
-  });
-  return { tsv: encodeApiCallRows(rows), rows: rows.length, rejections };
+  const encoded = encodeDecodedSpans(decodeExportRequestProtobuf(body), context(digest));
+  return { tsv: encoded.chunk.toString('utf8'), rows: encoded.rows, rejections: encoded.rejections };
 }
 
 function span(attributes: SpanInput['attributes'], extra: Partial<SpanInput> = {}): SpanInput {
@@ -70,7 +73,7 @@ const spans: SpanInput[] = [
   }),
   span({ ...key, 'keypool.key.id': 'fp_0123456789ab' }),
   span({ ...key, 'keypool.pool': '\u00a0nbsp\u00a0', 'keypool.partition': 'p\u2028' }),
-  // Rejected, each with the message mapSpanToRow gives.
+  // Rejected, each with the row builder's message.
   span({ ...key, 'gen_ai.usage.input_tokens': -5 }),
   span({ ...key, 'gen_ai.usage.output_tokens': 2 ** 60 }),
   span({ ...key, 'gen_ai.usage.input_tokens': true }),
@@ -82,6 +85,14 @@ const spans: SpanInput[] = [
   span({ 'keypool.pool': 'p', 'keypool.key.id': '   ' }),
   span({ ...key }, { startMs: 0 }),
   span({ ...key, 'gen_ai.usage.input_tokens': 'x' }, { spanId: '' }),
+  // Values their columns cannot hold.
+  span({ ...key }, { startMs: START_MS / 1e6 }),
+  span({ ...key }, { startMs: START_MS + 400 * 86_400_000 }),
+  span({ ...key, 'keypool.ratelimit.tokens.reset_at_ms': 1_763_700_060 }),
+  span({ ...key, 'gen_ai.request.model': 'm'.repeat(1025) }),
+  span({ ...key }, { name: 'n'.repeat(2000) }),
+  span({ ...key }, { spanId: '0102' }),
+  span({ ...key, 'http.response.header.retry-after': '9'.repeat(9000) }),
 ];
 
 function request(): Buffer {
@@ -102,7 +113,7 @@ describe('protobuf to TabSeparated in one pass', () => {
     const body = request();
     const digest = digestOf(body);
     const generic = encodeGeneric(body, digest);
-    const fast = encodeProtobufRequestRows(body, digest, RECEIVED_AT_MS, 100);
+    const fast = encodeProtobufRequestRows(body, context(digest));
     expect(fast).toBeDefined();
     expect(fast?.spanCount).toBe(spans.length);
     expect(fast?.rows).toBe(generic.rows);
@@ -116,6 +127,20 @@ describe('protobuf to TabSeparated in one pass', () => {
     expect(generic.tsv).toContain('modèle-ünïcödé-🙂');
     expect(generic.tsv).toContain('\tspaced pool\tfp_');
     expect(generic.tsv).toContain('\trate_limited\t');
+    const reasons = generic.rejections.join('\n');
+    expect(reasons).toMatch(
+      /startTimeUnixNano reads as 1970-01-01T00:29:23\.700Z: .*\(milliseconds sent as nanoseconds\?\)/,
+    );
+    expect(reasons).toMatch(/startTimeUnixNano reads as 2026-12-26T.*at most 60 minutes ahead/);
+    expect(reasons).toContain(
+      'keypool.ratelimit.tokens.reset_at_ms=1763700060 is invalid: expected epoch milliseconds',
+    );
+    expect(reasons).toContain('gen_ai.request.model is 1025 characters long: expected at most 1024');
+    expect(reasons).toContain('name is 2000 characters long: expected at most 1024');
+    expect(reasons).toContain('spanId is 2 bytes long: expected 8 bytes (or none)');
+    expect(reasons).toContain(
+      'http.response.header.retry-after is 9000 characters long: expected at most 8192',
+    );
   });
 
   it('decodes invalid UTF-8 as the generic path does', () => {
@@ -127,23 +152,19 @@ describe('protobuf to TabSeparated in one pass', () => {
     const digest = digestOf(body);
     const generic = encodeGeneric(body, digest);
     expect(generic.tsv).toContain('\ufffd');
-    expect(encodeProtobufRequestRows(body, digest, RECEIVED_AT_MS, 100)?.chunk.toString('utf8')).toBe(
-      generic.tsv,
-    );
+    expect(encodeProtobufRequestRows(body, context(digest))?.chunk.toString('utf8')).toBe(generic.tsv);
   });
 
   it('keeps the requested number of rejection messages', () => {
     const body = request();
-    expect(encodeProtobufRequestRows(body, digestOf(body), RECEIVED_AT_MS, 5)?.rejections).toHaveLength(5);
+    expect(encodeProtobufRequestRows(body, context(digestOf(body), 5))?.rejections).toHaveLength(5);
   });
 
   it('declines a malformed request so the generic path can describe it', () => {
     const body = request();
+    expect(encodeProtobufRequestRows(body.subarray(0, body.length - 7), context('d', 5))).toBeUndefined();
     expect(
-      encodeProtobufRequestRows(body.subarray(0, body.length - 7), 'd', RECEIVED_AT_MS, 5),
-    ).toBeUndefined();
-    expect(
-      encodeProtobufRequestRows(Buffer.from('this is not protobuf at all'), 'd', RECEIVED_AT_MS, 5),
+      encodeProtobufRequestRows(Buffer.from('this is not protobuf at all'), context('d', 5)),
     ).toBeUndefined();
   });
 });
