@@ -180,7 +180,8 @@ const MAX_QUOTED_CHARS = 64;
 
 /** The rejection message for an attribute whose value does not fit its column; long values are cut. */
 export function invalidAttributeMessage(key: string, value: AttributeValue, expected: string): string {
-  const quoted = JSON.stringify(value);
+  // JSON has no NaN or infinities; a number reads as JavaScript writes it.
+  const quoted = typeof value === 'number' ? String(value) : JSON.stringify(value);
   const shown =
     quoted.length > MAX_QUOTED_CHARS
       ? `${quoted.slice(0, MAX_QUOTED_CHARS)}… (${quoted.length} characters)`
