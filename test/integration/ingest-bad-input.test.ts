@@ -24,7 +24,7 @@ describe('one client’s bad spans never hurt another’s', () => {
     ExportTraceServiceResponse.toObject(
       ExportTraceServiceResponse.decode(new Uint8Array(await response.arrayBuffer())),
       { longs: Number },
-    ) as PartialSuccess;
+    );
 
   const storedSpanIds = async (pool: string): Promise<string[]> =>
     (
