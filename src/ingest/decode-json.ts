@@ -140,23 +140,30 @@ const STATUS_CODES: Record<string, number> = {
   STATUS_CODE_ERROR: 2,
 };
 
-function decodeAttributes(value: Json, path: string, depth = 0): Attributes {
+function decodeAttributes(value: Json, path: string): Attributes {
   const attributes = emptyAttributes();
-  if (value === undefined || value === null) return attributes;
-  asArray(value, path).forEach((kv, i) => {
+  for (const [key, decoded] of decodeKeyValues(value, path, 0)) {
+    const flat = flatten(decoded);
+    if (flat !== undefined) {
+      attributes.keys.push(key);
+      attributes.values.push(flat);
+    }
+  }
+  return attributes;
+}
+
+/** KeyValues with their values as they are: nested values are flattened once, at the attribute. */
+function decodeKeyValues(value: Json, path: string, depth: number): Array<[string, AnyValue]> {
+  if (value === undefined || value === null) return [];
+  return asArray(value, path).map((kv, i) => {
     const entry = asObject(kv, `${path}[${i}]`);
     const key = asString(entry.key, `${path}[${i}].key`);
     const decoded =
       entry.value === undefined || entry.value === null
         ? undefined
         : anyValue(entry.value, `${path}[${i}].value`, depth);
-    const flat = flatten(decoded);
-    if (flat !== undefined) {
-      attributes.keys.push(key);
-      attributes.values.push(flat);
-    }
+    return [key, decoded];
   });
-  return attributes;
 }
 
 type AnyValue = AttributeValue | Uint8Array | AnyValue[] | { [key: string]: AnyValue } | undefined;
@@ -200,9 +207,10 @@ function anyValue(value: Json, path: string, depth: number): AnyValue {
   }
   if ('kvlistValue' in object || 'kvlist_value' in object) {
     const list = asObject(field(object, 'kvlistValue', 'kvlist_value'), `${path}.kvlistValue`);
-    const nested = decodeAttributes(list.values, `${path}.kvlistValue.values`, depth + 1);
     const result: Record<string, AnyValue> = {};
-    nested.keys.forEach((k, i) => (result[k] = nested.values[i]));
+    for (const [key, nested] of decodeKeyValues(list.values, `${path}.kvlistValue.values`, depth + 1)) {
+      if (nested !== undefined) result[key] = nested;
+    }
     return result;
   }
   if ('bytesValue' in object || 'bytes_value' in object) {

@@ -157,19 +157,29 @@ function decodeStatus(reader: Reader, end: number, span: DecodedSpan): void {
 }
 
 function decodeKeyValue(reader: Reader, end: number, into: Attributes): void {
+  const { key, value } = decodeKeyAndValue(reader, end);
+  const flat = flatten(value);
+  if (flat !== undefined) {
+    into.keys.push(key);
+    into.values.push(flat);
+  }
+}
+
+/**
+ * A KeyValue's key and value, the value kept as it is: nested values are flattened once, at the
+ * attribute, so that their JSON text is not escaped again at every level.
+ */
+function decodeKeyAndValue(reader: Reader, end: number): { key: string; value: AnyValue } {
   let key = '';
-  let value: AttributeValue | undefined;
+  let value: AnyValue;
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag >>> 3 === 1 && (tag & 7) === LENGTH_DELIMITED) key = readInterned(reader);
     else if (tag >>> 3 === 2 && (tag & 7) === LENGTH_DELIMITED)
-      value = flatten(decodeAnyValue(reader, messageEnd(reader)));
+      value = decodeAnyValue(reader, messageEnd(reader));
     else reader.skipType(tag & 7);
   }
-  if (value !== undefined) {
-    into.keys.push(key);
-    into.values.push(value);
-  }
+  return { key, value };
 }
 
 export type AnyValue = AttributeValue | Uint8Array | AnyValue[] | { [key: string]: AnyValue } | undefined;
@@ -250,15 +260,16 @@ export function decodeKeyValueList(reader: Reader): Record<string, AnyValue> {
   enterValue();
   try {
     const listEnd = messageEnd(reader);
-    const nested: Attributes = emptyAttributes();
+    const object: Record<string, AnyValue> = {};
     while (reader.pos < listEnd) {
       const inner = reader.uint32();
-      if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED)
-        decodeKeyValue(reader, messageEnd(reader), nested);
-      else reader.skipType(inner & 7);
+      if (inner >>> 3 === 1 && (inner & 7) === LENGTH_DELIMITED) {
+        const { key, value } = decodeKeyAndValue(reader, messageEnd(reader));
+        if (value !== undefined) object[key] = value;
+      } else {
+        reader.skipType(inner & 7);
+      }
     }
-    const object: Record<string, AnyValue> = {};
-    nested.keys.forEach((k, i) => (object[k] = nested.values[i]));
     return object;
   } finally {
     valueDepth--;

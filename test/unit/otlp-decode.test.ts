@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeExportRequestJson } from '../../src/ingest/decode-json.ts';
 import { decodeExportRequestProtobuf } from '../../src/ingest/decode-protobuf.ts';
 import { MalformedPayloadError } from '../../src/ingest/decoded-span.ts';
+import { ExportTraceServiceRequest } from '../../src/ingest/index.ts';
 import { buildRequest, encodeJson, encodeProtobuf } from '../support/otlp.ts';
 
 const request = buildRequest({ 'service.name': 'gateway', 'service.instance.id': 'node-7' }, [
@@ -120,5 +121,39 @@ describe('OTLP protobuf integers', () => {
     );
     const decoded = decodeExportRequestProtobuf(encodeProtobuf(request)).map((s) => s.attributes.values[0]);
     expect(decoded).toEqual(values);
+  });
+});
+
+describe('nested attribute values', () => {
+  function nestedKvlist(depth: number): Record<string, unknown> {
+    let value: Record<string, unknown> = { stringValue: 'bottom' };
+    for (let i = 0; i < depth; i++) value = { kvlistValue: { values: [{ key: 'n', value }] } };
+    return value;
+  }
+  const requestWith = (value: Record<string, unknown>): Record<string, unknown> => ({
+    resourceSpans: [{ scopeSpans: [{ spans: [{ attributes: [{ key: 'deep', value }] }] }] }],
+  });
+
+  it('flattens nested key-value lists once, in linear time, the same in both encodings', () => {
+    const request = requestWith(nestedKvlist(31));
+    const expected = '{"n":'.repeat(31) + '"bottom"' + '}'.repeat(31);
+    const fromJson = decodeExportRequestJson(JSON.stringify(request));
+    const fromProtobuf = decodeExportRequestProtobuf(
+      ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish(),
+    );
+    expect(fromJson[0]?.attributes.values).toEqual([expected]);
+    expect(fromProtobuf[0]?.attributes.values).toEqual([expected]);
+  });
+
+  it('refuses values nested deeper than 32 levels', () => {
+    let value: Record<string, unknown> = { stringValue: 'bottom' };
+    for (let i = 0; i < 33; i++) value = { arrayValue: { values: [value] } };
+    const request = requestWith(value);
+    expect(() => decodeExportRequestJson(JSON.stringify(request))).toThrow(/nested deeper than 32 levels/);
+    expect(() =>
+      decodeExportRequestProtobuf(
+        ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish(),
+      ),
+    ).toThrow(/nested deeper than 32 levels/);
   });
 });
