@@ -13,7 +13,7 @@ const { values } = parseArgs({
   options: {
     seed: { type: 'string', default: '20261202' },
     cases: { type: 'string', default: '100000' },
-    concurrency: { type: 'string', default: '16' },
+    concurrency: { type: 'string', default: '64' },
   },
 });
 const seed = Number(values.seed);

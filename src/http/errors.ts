@@ -16,7 +16,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error instanceof HeadroomError) {
       const retryAfter = error.details?.['retryAfterSeconds'];
       if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
-      if (error.statusCode >= 500 && error.statusCode !== 503)
+      // A 503 is usually load or an outage the client retries through; a refused query needs an operator.
+      if ((error.statusCode >= 500 && error.statusCode !== 503) || error.code === ErrorCode.storeQuery)
         request.log.error({ err: error }, error.message);
       return reply
         .status(error.statusCode)

@@ -91,6 +91,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         stats.failedBatches,
       );
       metric(
+        'headroom_ingest_isolated_batches_total',
+        'counter',
+        'Group-commit inserts ClickHouse refused because of some rows, split so the other rows commit.',
+        stats.isolatedBatches,
+      );
+      metric(
         'headroom_ingest_queued_rows',
         'gauge',
         'Rows accepted and waiting for ClickHouse.',

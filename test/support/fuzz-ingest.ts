@@ -835,7 +835,7 @@ const MAX_VALID_ATTEMPTS = 20;
 /** Starts `headroom serve` on a fresh data directory, sends the cases, stops it and checks the store. */
 export async function runIngestFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const { seed, cases } = options;
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? 64;
   const data = await makeDataDir('headroom-fuzz-');
   const port = await freePort();
   const server = await spawnServe({
