@@ -7,10 +7,9 @@
  * Phase 2 offers half that rate for BENCH_SECONDS and measures request latency (p50/p99).
  * The last line is one JSON object with the figures.
  */
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { buildRequest, encodeProtobuf, type AttrInput } from '../test/support/otlp.ts';
-import { freePort, makeDataDir, spawnServe, waitForExit } from '../test/support/service.ts';
+import { freePort, makeDataDir, readMemoryMb, spawnServe, waitForExit } from '../test/support/service.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 48);
@@ -97,12 +96,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-function rssMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
 async function main(): Promise<void> {
   const data = await makeDataDir('headroom-bench-');
   const port = await freePort();
@@ -170,7 +163,7 @@ async function main(): Promise<void> {
   );
   const elapsed = (performance.now() - started) / 1000;
   const spansPerSecond = acknowledged / elapsed;
-  const memoryAfterSaturation = rssMb(server.child.pid as number);
+  const memoryAfterSaturation = readMemoryMb(server.child.pid as number);
   saturatedLatencies.sort((a, b) => a - b);
   console.log(
     `saturated: ${acknowledged} spans acknowledged in ${elapsed.toFixed(1)} s = ${spansPerSecond.toFixed(0)} spans/s; ` +
@@ -195,7 +188,7 @@ async function main(): Promise<void> {
   await Promise.all(inFlight);
   const halfElapsed = (performance.now() - halfStart) / 1000;
   halfLatencies.sort((a, b) => a - b);
-  const memory = rssMb(server.child.pid as number);
+  const memory = readMemoryMb(server.child.pid as number);
   console.log(
     `half rate: offered ${targetSpansPerSecond.toFixed(0)} spans/s, acknowledged ${(halfAcknowledged / halfElapsed).toFixed(0)} spans/s; ` +
       `p50 ${percentile(halfLatencies, 50).toFixed(1)} ms, p99 ${percentile(halfLatencies, 99).toFixed(1)} ms`,

@@ -4,12 +4,11 @@
  * protobuf and JSON requests, sent to a real `headroom serve` on loopback with valid requests
  * interleaved, and the invariants a client relies on checked at the end.
  */
-import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../../src/config/index.ts';
 import { createRandom, type Random } from '../../src/forecast/index.ts';
 import { createStore } from '../../src/store/index.ts';
-import { freePort, makeDataDir, spawnServe, waitForExit } from './service.ts';
+import { freePort, makeDataDir, readMemoryMb, spawnServe, waitForExit } from './service.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A small protobuf writer that can lie: wrong wire types, wrong lengths, unknown and repeated fields.
@@ -819,14 +818,7 @@ export interface FuzzReport {
   violations: string[];
 }
 
-function rssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
+const rssMb = (pid: number): number => readMemoryMb(pid).rss;
 
 const BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 const ALLOWED_STATUSES = new Set([200, 400, 413, 415, 503]);
