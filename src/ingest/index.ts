@@ -7,7 +7,8 @@ import { decodeExportRequestJson } from './decode-json.ts';
 import { decodeExportRequestProtobuf } from './decode-protobuf.ts';
 import { MalformedPayloadError, NotTraceRequestError, type DecodedSpan } from './decoded-span.ts';
 import { GroupCommitter, type RefusedRows } from './group-commit.ts';
-import { encodeProtobufRequestRows, type EncodedRequestRows, type RowContext } from './protobuf-to-tsv.ts';
+import { encodeProtobufRequestRows } from './protobuf-to-tsv.ts';
+import type { EncodedRequestRows, RowContext } from './span-row.ts';
 import { encodeDecodedSpans } from './span-to-row.ts';
 
 export {

@@ -1,5 +1,4 @@
 import protobuf from 'protobufjs';
-import { ApiCallTsvWriter } from '../store/index.ts';
 import {
   FIXED64,
   LENGTH_DELIMITED,
@@ -17,9 +16,8 @@ import type { AttributeValue } from './decoded-span.ts';
 import type { AttributeRule } from './columns.ts';
 import {
   applyAttribute,
-  beginRequest,
   beginSpan,
-  endRequest,
+  encodeRows,
   endSpan,
   ruleOf,
   ruleOfBytes,
@@ -31,74 +29,12 @@ import {
   setTraceIdBytes,
   setValue,
   setValueBytes,
+  type EncodedRequestRows,
   type RowBatch,
+  type RowContext,
 } from './span-row.ts';
 
 type Reader = protobuf.Reader;
-
-/** What one request's spans became: TabSeparated rows for the accepted, reasons for the rejected. */
-export interface EncodedRequestRows {
-  /** Every span in the request, accepted or not. */
-  spanCount: number;
-  /** Accepted spans, encoded in `chunk`. */
-  rows: number;
-  /** TabSeparated rows in API_CALL_COLUMNS order. */
-  chunk: Buffer;
-  /** Spans rejected by the span contract or the column rules. */
-  rejectedSpans: number;
-  /** `span <id>: <reason>` for the first `maxReported` rejected spans. */
-  rejections: string[];
-}
-
-/** When a request is encoded and which span times it accepts. */
-export interface RowContext {
-  digest: string;
-  receivedAtMs: number;
-  earliestMs: number;
-  latestMs: number;
-  retentionDays: number;
-  maxReported: number;
-}
-
-const writer = new ApiCallTsvWriter();
-
-/** Runs `walk` over a fresh batch and returns what it encoded. */
-export function encodeRows(
-  body: Buffer,
-  context: RowContext,
-  walk: (batch: RowBatch) => void,
-): EncodedRequestRows {
-  writer.reset();
-  beginRequest(body);
-  const batch: RowBatch = {
-    writer,
-    digest: context.digest,
-    ingestedAt: String(context.receivedAtMs / 1000),
-    earliestMs: context.earliestMs,
-    latestMs: context.latestMs,
-    retentionDays: context.retentionDays,
-    spanIndex: 0,
-    rows: 0,
-    rejected: 0,
-    rejections: [],
-    maxReported: context.maxReported,
-  };
-  try {
-    walk(batch);
-  } catch (error) {
-    writer.reset();
-    throw error;
-  } finally {
-    endRequest();
-  }
-  return {
-    spanCount: batch.spanIndex,
-    rows: batch.rows,
-    chunk: writer.takeBytes(),
-    rejectedSpans: batch.rejected,
-    rejections: batch.rejections,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The fast path of protobuf ingest: one walk over the request bytes that hands each span's fields

@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import type { ApiCallTsvWriter } from '../store/index.ts';
+import { ApiCallTsvWriter } from '../store/index.ts';
 import {
   OUTCOMES,
   RATE_LIMIT_DIMENSIONS,
@@ -547,4 +547,68 @@ export function endSpan(batch: RowBatch): void {
     const spanId = idBytes(S_SPAN_ID) === SPAN_ID_BYTES ? slotString(S_SPAN_ID) : '';
     batch.rejections.push(`span ${spanId === '' ? `#${index}` : spanId}: ${rejection}`);
   }
+}
+
+/** What one request's spans became: TabSeparated rows for the accepted, reasons for the rejected. */
+export interface EncodedRequestRows {
+  /** Every span in the request, accepted or not. */
+  spanCount: number;
+  /** Accepted spans, encoded in `chunk`. */
+  rows: number;
+  /** TabSeparated rows in API_CALL_COLUMNS order. */
+  chunk: Buffer;
+  /** Spans rejected by the span contract or the column rules. */
+  rejectedSpans: number;
+  /** `span <id>: <reason>` for the first `maxReported` rejected spans. */
+  rejections: string[];
+}
+
+/** When a request is encoded and which span times it accepts. */
+export interface RowContext {
+  digest: string;
+  receivedAtMs: number;
+  earliestMs: number;
+  latestMs: number;
+  retentionDays: number;
+  maxReported: number;
+}
+
+const writer = new ApiCallTsvWriter();
+
+/** Runs `walk` (one of the two walkers) over a fresh batch and returns what it encoded. */
+export function encodeRows(
+  body: Buffer,
+  context: RowContext,
+  walk: (batch: RowBatch) => void,
+): EncodedRequestRows {
+  writer.reset();
+  beginRequest(body);
+  const batch: RowBatch = {
+    writer,
+    digest: context.digest,
+    ingestedAt: String(context.receivedAtMs / 1000),
+    earliestMs: context.earliestMs,
+    latestMs: context.latestMs,
+    retentionDays: context.retentionDays,
+    spanIndex: 0,
+    rows: 0,
+    rejected: 0,
+    rejections: [],
+    maxReported: context.maxReported,
+  };
+  try {
+    walk(batch);
+  } catch (error) {
+    writer.reset();
+    throw error;
+  } finally {
+    endRequest();
+  }
+  return {
+    spanCount: batch.spanIndex,
+    rows: batch.rows,
+    chunk: writer.takeBytes(),
+    rejectedSpans: batch.rejected,
+    rejections: batch.rejections,
+  };
 }

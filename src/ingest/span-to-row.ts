@@ -1,8 +1,8 @@
 import type { Attributes, AttributeValue, DecodedSpan } from './decoded-span.ts';
-import { encodeRows, type EncodedRequestRows, type RowContext } from './protobuf-to-tsv.ts';
 import {
   applyAttribute,
   beginSpan,
+  encodeRows,
   endSpan,
   ruleOf,
   setNameText,
@@ -11,6 +11,8 @@ import {
   setTimes,
   setTraceIdHex,
   setValue,
+  type EncodedRequestRows,
+  type RowContext,
 } from './span-row.ts';
 
 function applyAttributes(attributes: Attributes): void {

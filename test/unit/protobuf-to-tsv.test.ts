@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeExportRequestProtobuf } from '../../src/ingest/decode-protobuf.ts';
-import { encodeProtobufRequestRows, type RowContext } from '../../src/ingest/protobuf-to-tsv.ts';
+import { encodeProtobufRequestRows } from '../../src/ingest/protobuf-to-tsv.ts';
+import type { RowContext } from '../../src/ingest/span-row.ts';
 import { encodeDecodedSpans } from '../../src/ingest/span-to-row.ts';
 import { buildRequest, encodeProtobuf, type SpanInput } from '../support/otlp.ts';
 
