@@ -43,16 +43,16 @@
  * Traces: ServeGen (Apache-2.0, Xiang et al., arXiv 2505.09999), Azure LLM inference trace 2023
  * (CC-BY 4.0, Patel et al., Splitwise, ISCA 2024), Mooncake (Apache-2.0, Mooncake FAST'25).
  */
-import { runMinute } from './forecast/minute.ts';
-import { ORACLES, PRIMARY_SCORERS, SCORERS, scoreOutcomes } from './forecast/replay.ts';
-import type { CaseOutcome } from './forecast/replay.ts';
+import { parseArgs } from 'node:util';
+
 import { curvesReport } from './forecast/curves-report.ts';
+import { runMinute } from './forecast/minute.ts';
+import { ORACLES, PRIMARY_SCORERS, SCORERS } from './forecast/replay.ts';
+import type { CaseOutcome } from './forecast/replay.ts';
 import { groupJson, tableHeader, tableRows } from './forecast/report.ts';
 import { runServegen } from './forecast/servegen.ts';
 import { runSynthetic, SYNTHETIC_CASES } from './forecast/synthetic.ts';
 import { missingTraces } from './forecast/traces.ts';
-
-import { parseArgs } from 'node:util';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const { values: options } = parseArgs({
@@ -169,7 +169,27 @@ if (FULL) {
   for (const [scenario, outcomes] of byScenario(synthetic)) console.log(tableRows(scenario, outcomes, 'min'));
   console.log(tableRows('synthetic (all)', synthetic, 'min', WITH_ORACLES));
 }
-const syntheticByCase = byScenario(synthetic);
+
+function minuteJson(): Record<string, unknown> {
+  return {
+    ...groupJson(minute.outcomes, 'recall_window_ahead', ALL_SCORERS),
+    by_trace: Object.fromEntries(
+      [...byScenario(minute.outcomes)].map(([scenario, outcomes]) => [
+        scenario,
+        groupJson(outcomes, 'recall_window_ahead'),
+      ]),
+    ),
+  };
+}
+
+function syntheticJson(): Record<string, unknown> {
+  return {
+    ...groupJson(synthetic, 'recall_30m', WITH_ORACLES),
+    by_case: Object.fromEntries(
+      [...byScenario(synthetic)].map(([scenario, outcomes]) => [scenario, groupJson(outcomes, 'recall_30m')]),
+    ),
+  };
+}
 
 const json = {
   bench: 'forecast',
@@ -188,20 +208,6 @@ const json = {
     rest_of_day_median_abs_log_error: servegen.restOfDay,
     curves: curves.json,
   },
-  minute: {
-    ...groupJson(minute.outcomes, 'recall_window_ahead', ALL_SCORERS),
-    by_trace: Object.fromEntries(
-      [...byScenario(minute.outcomes)].map(([scenario, outcomes]) => [
-        scenario,
-        groupJson(outcomes, 'recall_window_ahead'),
-      ]),
-    ),
-  },
-  synthetic: {
-    ...groupJson(synthetic, 'recall_30m', WITH_ORACLES),
-    by_case: Object.fromEntries(
-      [...syntheticByCase].map(([scenario, outcomes]) => [scenario, groupJson(outcomes, 'recall_30m')]),
-    ),
-  },
+  ...(FULL ? { minute: minuteJson(), synthetic: syntheticJson() } : {}),
 };
 console.log(JSON.stringify(json));
