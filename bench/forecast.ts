@@ -43,6 +43,8 @@
  * Traces: ServeGen (Apache-2.0, Xiang et al., arXiv 2505.09999), Azure LLM inference trace 2023
  * (CC-BY 4.0, Patel et al., Splitwise, ISCA 2024), Mooncake (Apache-2.0, Mooncake FAST'25).
  */
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { curvesReport } from './forecast/curves-report.ts';
@@ -59,7 +61,11 @@ const { values: options } = parseArgs({
   options: {
     'client-stride': { type: 'string' },
     'servegen-only': { type: 'boolean', default: false },
-    svg: { type: 'string', default: 'bench/results/forecast-fronts.svg' },
+    // Beside the bench, wherever it is run from; printed relative to the working directory.
+    svg: {
+      type: 'string',
+      default: relative('.', fileURLToPath(new URL('./results/forecast-fronts.svg', import.meta.url))),
+    },
   },
 });
 const strideOption = options['client-stride'];
