@@ -30,13 +30,26 @@
  * the limit. They show how well the rest of a day would have to be known to meet a target; the
  * servegen section also prints how well it can be projected from the pace so far or from last week.
  *
+ * Curves (bench/forecast/curves.ts): on servegen every rule's threshold is swept over a grid and the
+ * Pareto front of recall against false-alarm rate traced per method (headroom's forecast rule, its pace
+ * rule, both, predict_linear over lookback x margin, static thresholds 50-95 %), read at false-alarm
+ * rates 0.05 / 0.10 / 0.20 and summed as the area under the front over 0-0.5; over all clients and over
+ * two halves split by a fixed hash of the client, with the default alert fitted on one half and scored
+ * on the other. The fronts are drawn to an SVG chart (`--svg PATH`, default bench/results/forecast-fronts.svg).
+ *
  * The last line is one JSON object with every figure. BENCH_QUICK=1 replays a subset (every fifth
- * ServeGen client, 3 synthetic keys per case over 4 days).
+ * ServeGen client, 3 synthetic keys per case over 4 days); `--client-stride N` keeps every N-th ServeGen
+ * client, `--servegen-only` skips (b) and (c).
  * Traces: ServeGen (Apache-2.0, Xiang et al., arXiv 2505.09999), Azure LLM inference trace 2023
  * (CC-BY 4.0, Patel et al., Splitwise, ISCA 2024), Mooncake (Apache-2.0, Mooncake FAST'25).
  */
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { curvesReport } from './forecast/curves-report.ts';
 import { runMinute } from './forecast/minute.ts';
-import { ORACLES, PRIMARY_SCORERS, SCORERS, scoreOutcomes } from './forecast/replay.ts';
+import { ORACLES, PRIMARY_SCORERS, SCORERS } from './forecast/replay.ts';
 import type { CaseOutcome } from './forecast/replay.ts';
 import { groupJson, tableHeader, tableRows } from './forecast/report.ts';
 import { runServegen } from './forecast/servegen.ts';
@@ -44,9 +57,28 @@ import { runSynthetic, SYNTHETIC_CASES } from './forecast/synthetic.ts';
 import { missingTraces } from './forecast/traces.ts';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
+const { values: options } = parseArgs({
+  options: {
+    'client-stride': { type: 'string' },
+    'servegen-only': { type: 'boolean', default: false },
+    // Beside the bench, wherever it is run from; printed relative to the working directory.
+    svg: {
+      type: 'string',
+      default: relative('.', fileURLToPath(new URL('./results/forecast-fronts.svg', import.meta.url))),
+    },
+  },
+});
+const strideOption = options['client-stride'];
+const clientStride = strideOption === undefined ? null : Number(strideOption);
+if (clientStride !== null && !(Number.isInteger(clientStride) && clientStride >= 1)) {
+  console.error(
+    `--client-stride: invalid value ${JSON.stringify(strideOption)}; expected a whole number >= 1`,
+  );
+  process.exit(2);
+}
 const ALL_SCORERS = SCORERS.map((scorer) => scorer.name);
 const WITH_ORACLES = [...ALL_SCORERS, ...ORACLES.map((oracle) => oracle.name)];
-const SERVEGEN_CLIENT_STRIDE = QUICK ? 5 : 1;
+const SERVEGEN_CLIENT_STRIDE = clientStride ?? (QUICK ? 5 : 1);
 const SYNTHETIC_KEYS = QUICK ? 3 : 10;
 const SYNTHETIC_DAYS = QUICK ? 4 : 7;
 
@@ -75,7 +107,8 @@ if (missing !== null) {
 }
 
 const startedMs = performance.now();
-console.log(`bench:forecast${QUICK ? ' (BENCH_QUICK: a subset)' : ''}`);
+const SUBSET = QUICK || SERVEGEN_CLIENT_STRIDE > 1 || options['servegen-only'];
+console.log(`bench:forecast${SUBSET ? ' (a subset)' : ''}`);
 
 // (a) ServeGen.
 let phaseMs = performance.now();
@@ -109,55 +142,65 @@ const closeCalls = servegenQuiet.filter((outcome) => outcome.finalShare >= 0.9).
 console.log(
   `close calls (did not run out, ended >= 90 % of the limit): ${fraction(closeCalls, servegenQuiet.length)} of quiet key-days`,
 );
+const curves = curvesReport(servegen.outcomes, options.svg);
+console.log(curves.text);
 
-// (b) Minute quotas.
-phaseMs = performance.now();
-const minute = runMinute();
-const minuteSeconds = seconds(phaseMs);
-console.log(
-  `\n(b) minute quotas, 1-minute fixed windows decided at their start (recall = warned before the ` +
-    `window began; times in seconds); limit = p75 of the trace's minute totals; ${minuteSeconds} s`,
-);
-console.log(tableHeader());
-for (const [scenario, outcomes] of byScenario(minute.outcomes)) {
-  console.log(tableRows(scenario, outcomes, 's'));
+// (b) Minute quotas and (c) synthetic cases.
+const FULL = !options['servegen-only'];
+let minute: ReturnType<typeof runMinute> = { outcomes: [], quotas: [] };
+let synthetic: CaseOutcome[] = [];
+if (FULL) {
+  phaseMs = performance.now();
+  minute = runMinute();
+  const minuteSeconds = seconds(phaseMs);
+  console.log(
+    `\n(b) minute quotas, 1-minute fixed windows decided at their start (recall = warned before the ` +
+      `window began; times in seconds); limit = p75 of the trace's minute totals; ${minuteSeconds} s`,
+  );
+  console.log(tableHeader());
+  for (const [scenario, outcomes] of byScenario(minute.outcomes)) {
+    console.log(tableRows(scenario, outcomes, 's'));
+  }
+  console.log(tableRows('minute (all)', minute.outcomes, 's', ALL_SCORERS));
+
+  // (c) Synthetic.
+  phaseMs = performance.now();
+  synthetic = runSynthetic(SYNTHETIC_KEYS, SYNTHETIC_DAYS);
+  const syntheticSeconds = seconds(phaseMs);
+  console.log(
+    `\n(c) synthetic: ${SYNTHETIC_CASES.length} cases x ${SYNTHETIC_KEYS} keys x ${SYNTHETIC_DAYS} days, ` +
+      `daily quota = p75 of the previous 7 days; ${syntheticSeconds} s`,
+  );
+  console.log(tableHeader());
+  for (const [scenario, outcomes] of byScenario(synthetic)) console.log(tableRows(scenario, outcomes, 'min'));
+  console.log(tableRows('synthetic (all)', synthetic, 'min', WITH_ORACLES));
 }
-console.log(tableRows('minute (all)', minute.outcomes, 's', ALL_SCORERS));
 
-// (c) Synthetic.
-phaseMs = performance.now();
-const synthetic = runSynthetic(SYNTHETIC_KEYS, SYNTHETIC_DAYS);
-const syntheticSeconds = seconds(phaseMs);
-console.log(
-  `\n(c) synthetic: ${SYNTHETIC_CASES.length} cases x ${SYNTHETIC_KEYS} keys x ${SYNTHETIC_DAYS} days, ` +
-    `daily quota = p75 of the previous 7 days; ${syntheticSeconds} s`,
-);
-console.log(tableHeader());
-const syntheticByCase = byScenario(synthetic);
-for (const [scenario, outcomes] of syntheticByCase) console.log(tableRows(scenario, outcomes, 'min'));
-console.log(tableRows('synthetic (all)', synthetic, 'min', WITH_ORACLES));
+function minuteJson(): Record<string, unknown> {
+  return {
+    ...groupJson(minute.outcomes, 'recall_window_ahead', ALL_SCORERS),
+    by_trace: Object.fromEntries(
+      [...byScenario(minute.outcomes)].map(([scenario, outcomes]) => [
+        scenario,
+        groupJson(outcomes, 'recall_window_ahead'),
+      ]),
+    ),
+  };
+}
 
-// Targets for headroom on (a).
-const own = scoreOutcomes(servegen.outcomes, 'headroom');
-const linear = scoreOutcomes(servegen.outcomes, 'predict_linear');
-const check = (ok: boolean): string => (ok ? 'met' : 'MISSED');
-console.log('\ntargets, headroom on servegen:');
-console.log(
-  `  recall (30 min lead) >= 0.95: ${own.recall?.toFixed(3) ?? '-'} ${check((own.recall ?? 0) >= 0.95)}` +
-    `; on foreseeable events: ${own.recall_foreseeable?.toFixed(3) ?? '-'} ${check((own.recall_foreseeable ?? 0) >= 0.95)}`,
-);
-console.log(
-  `  false-alarm rate <= 0.05: ${own.false_alarm_rate?.toFixed(3) ?? '-'} ${check((own.false_alarm_rate ?? 1) <= 0.05)}` +
-    `; without close calls: ${own.false_alarm_rate_clear?.toFixed(3) ?? '-'} ${check((own.false_alarm_rate_clear ?? 1) <= 0.05)}`,
-);
-console.log(
-  `  better than predict_linear on recall: ${check((own.recall ?? 0) > (linear.recall ?? 0))}` +
-    `, on false alarms: ${check((own.false_alarm_rate ?? 1) < (linear.false_alarm_rate ?? 1))}`,
-);
+function syntheticJson(): Record<string, unknown> {
+  return {
+    ...groupJson(synthetic, 'recall_30m', WITH_ORACLES),
+    by_case: Object.fromEntries(
+      [...byScenario(synthetic)].map(([scenario, outcomes]) => [scenario, groupJson(outcomes, 'recall_30m')]),
+    ),
+  };
+}
 
 const json = {
   bench: 'forecast',
   quick: QUICK,
+  subset: SUBSET,
   seconds: seconds(startedMs),
   methods: [...PRIMARY_SCORERS],
   servegen: {
@@ -169,21 +212,8 @@ const json = {
     unforeseeable: servegen.unforeseeable,
     close_calls: closeCalls,
     rest_of_day_median_abs_log_error: servegen.restOfDay,
+    curves: curves.json,
   },
-  minute: {
-    ...groupJson(minute.outcomes, 'recall_window_ahead', ALL_SCORERS),
-    by_trace: Object.fromEntries(
-      [...byScenario(minute.outcomes)].map(([scenario, outcomes]) => [
-        scenario,
-        groupJson(outcomes, 'recall_window_ahead'),
-      ]),
-    ),
-  },
-  synthetic: {
-    ...groupJson(synthetic, 'recall_30m', WITH_ORACLES),
-    by_case: Object.fromEntries(
-      [...syntheticByCase].map(([scenario, outcomes]) => [scenario, groupJson(outcomes, 'recall_30m')]),
-    ),
-  },
+  ...(FULL ? { minute: minuteJson(), synthetic: syntheticJson() } : {}),
 };
 console.log(JSON.stringify(json));

@@ -93,6 +93,7 @@ function replayQuota(quota: MinuteQuota): CaseOutcome[] {
     for (let k = w - WARMUP_WINDOWS; k < w; k += 1) recent += windowTotals[k] ?? 0;
     outcomes.push({
       scenario: quota.scenario,
+      subject: quota.scenario,
       exhaustMs,
       warnByMs: exhaustMs === null ? null : nowMs,
       // A spike: the window ran at more than SURGE_RATIO times the mean of the ten before it.

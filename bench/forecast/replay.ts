@@ -18,6 +18,8 @@ import {
   DEFAULT_FORECAST_P_EXHAUST,
   DEFAULT_PACE_LOOKBACK_MINUTES,
 } from '../../src/config/index.ts';
+import { SweepRecorder } from './curves.ts';
+import type { Sweep } from './curves.ts';
 import { createRandom, median, sampleStandardNormal, seedOf } from './random.ts';
 
 export const MINUTE_MS = 60_000;
@@ -130,6 +132,8 @@ export interface MethodOutcome {
 
 export interface CaseOutcome {
   scenario: string;
+  /** The key (or partition) the window belongs to. */
+  subject: string;
   exhaustMs: number | null;
   /** A warning at or before this time has the required lead (events only). */
   warnByMs: number | null;
@@ -137,6 +141,8 @@ export interface CaseOutcome {
   /** The window's whole usage over its limit (beyond 1 for events: the demand that went unserved). */
   finalShare: number;
   methods: Record<string, MethodOutcome>;
+  /** Daily windows: the first warning of every swept alert setting (bench/forecast/curves.ts). */
+  sweep?: Sweep;
 }
 
 /** A window that did not run out but ended at this share of its limit or more is a close call. */
@@ -178,7 +184,8 @@ export function replayDailyCase(item: DailyCase): CaseOutcome {
   let used = 0;
   let nextBucket = 0;
   let pending = SCORERS.length;
-  for (let nowMs = windowStartMs; nowMs < resetAtMs && pending > 0; nowMs += CYCLE_MS) {
+  const recorder = new SweepRecorder();
+  for (let nowMs = windowStartMs; nowMs < resetAtMs && (pending > 0 || !recorder.done); nowMs += CYCLE_MS) {
     if (exhaustMs !== null && nowMs >= exhaustMs) break;
     while (windowStartMs + (nextBucket + 1) * bucketMs <= nowMs) {
       const value = buckets[nextBucket] ?? 0;
@@ -198,6 +205,11 @@ export function replayDailyCase(item: DailyCase): CaseOutcome {
       timeZone: 'UTC',
     };
     const forecasts = new Map<BaseMethod, Forecast>();
+    if (!recorder.done) {
+      const headroom = forecastWith('headroom', input);
+      forecasts.set('headroom', headroom);
+      recorder.observe(input, headroom);
+    }
     for (const scorer of SCORERS) {
       const outcome = methods[scorer.name];
       if (outcome === undefined || outcome.warnMs !== null) continue;
@@ -229,11 +241,13 @@ export function replayDailyCase(item: DailyCase): CaseOutcome {
   addOracles(item, methods, total);
   return {
     scenario: item.scenario,
+    subject: item.subject,
     exhaustMs,
     warnByMs: exhaustMs === null ? null : exhaustMs - REQUIRED_LEAD_MS,
     unforeseeable: item.unforeseeable,
     finalShare: limit > 0 ? total / limit : 0,
     methods,
+    sweep: recorder.sweep,
   };
 }
 
