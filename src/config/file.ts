@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseConfigDocument, readConfigText } from './document.ts';
+import { pushTargetSchema } from './push.ts';
 
 /**
  * The default forecast alert: more likely than not to run out, within the next six hours. Chosen on
@@ -116,6 +117,8 @@ const poolSchema = z
     keys: listOf(keySchema, 'keys'),
     partitions: listOf(partitionSchema, 'partitions'),
     slack_channel: slackChannel.optional(),
+    /** Gateways headroom pushes this pool's advice to (see the README, "Pushing advice to gateways"). */
+    push: z.array(pushTargetSchema, { error: 'a list of push targets' }).default([]),
   })
   .strict()
   .superRefine((pool, context) => {
@@ -331,7 +334,8 @@ export const DEFAULT_FILE: HeadroomFile = fileSchema.parse({});
 
 /** Parses and validates the YAML text of a headroom configuration file. */
 export function parseHeadroomFile(text: string, source: string): HeadroomFile {
-  return parseConfigDocument(fileSchema, text, source);
+  // Push targets may carry a gateway token or a webhook secret in the file.
+  return parseConfigDocument(fileSchema, text, source, { hiddenFields: ['token', 'secret'] });
 }
 
 export function readHeadroomFile(path: string): HeadroomFile {

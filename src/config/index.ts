@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import { DEFAULT_FILE, readHeadroomFile, type HeadroomFile } from './file.ts';
 import { deepFreeze } from './freeze.ts';
+import { resolvePushTargets, type PushTargetConfig } from './push.ts';
 
 export {
   DEFAULT_FORECAST_HORIZON_MINUTES,
@@ -38,6 +39,8 @@ export type {
   GatewayStrategyOptions,
   UpstreamFormat,
 } from './gateway-file.ts';
+export { PUSH_TARGET_TYPES } from './push.ts';
+export type { PushTargetConfig, PushTargetSpec, PushTargetType } from './push.ts';
 
 /** Which roles one `headroom serve` process runs. `all` is the single-process default. */
 export type Role = 'all' | 'ingest' | 'analytics';
@@ -106,11 +109,17 @@ export interface Config {
   readonly slack: SlackConfig;
   /** The parsed configuration file; defaults (keys discovered from spans) when there is none. */
   readonly file: HeadroomFile;
+  /** Every pool's push targets (`pools[].push` in the file) with their secrets read from the environment. */
+  readonly pushTargets: readonly PushTargetConfig[];
+  /** `HEADROOM_PUSH_DRAIN_MS`: how long shutdown waits for pushes in flight, default 10 000 ms. */
+  readonly pushDrainMillis: number;
 }
 
 /** Options given in code win over the environment, which wins over defaults. */
 export type ConfigOverrides = {
-  readonly [K in Exclude<keyof Config, 'file'>]?: Config[K] extends object ? Partial<Config[K]> : Config[K];
+  readonly [K in Exclude<keyof Config, 'file' | 'pushTargets'>]?: Config[K] extends object
+    ? Partial<Config[K]>
+    : Config[K];
 } & { readonly file?: HeadroomFile };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -186,7 +195,7 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
         ? defaultConfigFile
         : undefined;
 
-  const config: Config = {
+  const config: Mutable<Config> = {
     host: readString(env, 'HEADROOM_HOST') ?? '127.0.0.1',
     port: readInt(env, 'HEADROOM_PORT', 4318, 0, 65535),
     dataDir: resolve(cwd, readString(env, 'HEADROOM_DATA_DIR') ?? './data'),
@@ -222,7 +231,10 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
       apiUrl: readUrl(env, 'HEADROOM_SLACK_API_URL'),
     },
     file: overrides.file ?? (configFile === undefined ? DEFAULT_FILE : readHeadroomFile(configFile)),
+    pushTargets: [],
+    pushDrainMillis: readInt(env, 'HEADROOM_PUSH_DRAIN_MS', 10_000, 0, 600_000),
   };
+  config.pushTargets = resolvePushTargets(config.file.pools, env, configFile);
 
   const merged = {
     ...config,
@@ -240,6 +252,8 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
   }
   return deepFreeze(merged);
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

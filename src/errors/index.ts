@@ -41,6 +41,10 @@ export const ErrorCode = {
   notFound: 'HEADROOM_ERR_NOT_FOUND',
   notReady: 'HEADROOM_ERR_NOT_READY',
   shuttingDown: 'HEADROOM_ERR_SHUTTING_DOWN',
+  /** A gateway refused a push (4xx, or an error text from HAProxy's Runtime API): repeating it cannot help. */
+  pushRejected: 'HEADROOM_ERR_PUSH_REJECTED',
+  /** A gateway could not be reached or failed (5xx, timeout, connection refused): worth retrying. */
+  pushUnavailable: 'HEADROOM_ERR_PUSH_UNAVAILABLE',
   internal: 'HEADROOM_ERR_INTERNAL',
   /** A CLI command could not reach the running service it talks to. */
   serviceUnreachable: 'HEADROOM_ERR_SERVICE_UNREACHABLE',
