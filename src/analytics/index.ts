@@ -92,6 +92,11 @@ export function createAnalytics(options: {
   store: Store;
   log: Logger;
   clock?: () => number;
+  /**
+   * Receives each cycle's advice once it is decided, e.g. to enqueue pushes to gateways. Called
+   * synchronously at the end of the cycle: it must hand any I/O off and return at once.
+   */
+  onAdvice?: (advice: ReadonlyMap<string, Advice>, nowMs: number) => void;
 }): Analytics {
   const { config, store, log } = options;
   const clock = options.clock ?? Date.now;
@@ -294,6 +299,7 @@ export function createAnalytics(options: {
     }
     await store.writeAdvice(adviceRows);
     advice = next;
+    options.onAdvice?.(next, nowMs);
     const finished = performance.now();
     stats = {
       keys: series.length,

@@ -3,6 +3,7 @@ import { createAnalytics, type Analytics } from '../analytics/index.ts';
 import { findConfigWarnings, summarizeConfig, type Config } from '../config/index.ts';
 import { buildApp, registerApi } from '../http/index.ts';
 import { createIngest, type Ingest } from '../ingest/index.ts';
+import { createPusher, createPushTarget, type Pusher } from '../rebalance/index.ts';
 import { createStore, type Store } from '../store/index.ts';
 
 export interface Service {
@@ -10,9 +11,11 @@ export interface Service {
   readonly store: Store;
   readonly ingest: Ingest | undefined;
   readonly analytics: Analytics | undefined;
+  /** Pushes advice to the configured gateways; undefined when none is configured. */
+  readonly pusher: Pusher | undefined;
   /** The address the service listens on, e.g. `http://127.0.0.1:4318`. */
   readonly url: string;
-  /** Graceful shutdown: stop accepting, commit pending batches, close ClickHouse. Idempotent. */
+  /** Graceful shutdown: stop the cycle, drain pushes (bounded), stop accepting, commit pending batches, close ClickHouse. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -37,9 +40,29 @@ export async function startService(
       : createIngest({ config: config.ingest, store, retentionDays: config.retentionDays });
   await ingest?.start();
   const app = await buildApp({ config, store, ...(ingest === undefined ? {} : { ingest }) });
-  const analytics = config.role === 'ingest' ? undefined : createAnalytics({ config, store, log: app.log });
+  const pusher =
+    config.role === 'ingest' || config.pushTargets.length === 0
+      ? undefined
+      : createPusher({
+          targets: config.pushTargets.map((target) => ({
+            target: createPushTarget(target),
+            policy: { deadlineMillis: target.deadline_ms },
+          })),
+          store,
+          log: app.log,
+        });
+  await pusher?.restore();
+  const analytics =
+    config.role === 'ingest'
+      ? undefined
+      : createAnalytics({
+          config,
+          store,
+          log: app.log,
+          ...(pusher === undefined ? {} : { onAdvice: (advice, nowMs) => pusher.onAdvice(advice, nowMs) }),
+        });
   if (analytics !== undefined) {
-    await app.register(async (scope) => registerApi(scope, analytics, store, config.adminToken));
+    await app.register(async (scope) => registerApi(scope, analytics, store, config.adminToken, pusher));
   }
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url, ...summarizeConfig(config) }, 'headroom configuration loaded');
@@ -52,10 +75,13 @@ export async function startService(
     store,
     ingest,
     analytics,
+    pusher,
     url,
     close() {
       closing ??= (async () => {
         await analytics?.stop();
+        // Pushes in flight get a bounded time to finish and be recorded while the store is open.
+        await pusher?.close(config.pushDrainMillis);
         await app.close();
         await ingest?.close();
         await store.close();

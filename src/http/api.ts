@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Analytics, AnalyticsSnapshot, SubjectForecast } from '../analytics/index.ts';
 import { silenceFromRow, silencedBy, type AlertView, type Silence } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
+import { renderAdviceJson, type Pusher, type PushStatus } from '../rebalance/index.ts';
 import type { Store } from '../store/index.ts';
 import { requireAdmin } from '../auth/index.ts';
 import { registerSilences } from './silences.ts';
@@ -72,12 +73,33 @@ function alertJson(a: AlertView, silences: readonly Silence[], nowMs: number): o
   };
 }
 
+function pushStatusJson(p: PushStatus): object {
+  return {
+    target: p.target,
+    type: p.type,
+    in_flight: p.inFlight,
+    last:
+      p.last === undefined
+        ? null
+        : {
+            at: iso(p.last.at),
+            advice_version: p.last.advice_version,
+            trigger: p.last.trigger,
+            outcome: p.last.outcome,
+            error: p.last.error === '' ? null : p.last.error,
+            attempts: p.last.attempts,
+            duration_ms: p.last.duration_ms,
+          },
+  };
+}
+
 /** The read API over the latest analytics cycle: pools, keys, advice, alerts. */
 export async function registerApi(
   app: FastifyInstance,
   analytics: Analytics,
   store: Store,
   adminToken: string | undefined,
+  pusher?: Pick<Pusher, 'status'>,
 ): Promise<void> {
   const requireSnapshot = (): AnalyticsSnapshot => {
     const snapshot = analytics.snapshot();
@@ -104,6 +126,7 @@ export async function registerApi(
         keys: snapshot.subjects.filter((s) => s.subject.pool === pool && s.subject.kind === 'key').length,
         active_alerts: snapshot.alerts.filter((a) => a.pool === pool && a.state === 'firing').length,
         advice_version: snapshot.advice.get(pool)?.version ?? null,
+        push: (pusher?.status() ?? []).filter((p) => p.pool === pool).map(pushStatusJson),
         capacity: snapshot.capacity
           .filter((c) => c.pool === pool)
           .map((c) => ({
@@ -168,19 +191,7 @@ export async function registerApi(
     if (inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
       return reply.status(304).send();
     }
-    return {
-      pool: advice.pool,
-      version: advice.version,
-      generated_at: iso(advice.generated_at),
-      valid_until: iso(advice.valid_until),
-      keys: advice.keys.map((k) => ({
-        key_id: k.key_id,
-        weight: k.weight,
-        state: k.state,
-        ...(k.until === undefined ? {} : { until: iso(k.until) }),
-        reason: k.reason,
-      })),
-    };
+    return renderAdviceJson(advice);
   });
 
   app.get<{ Querystring: { limit?: string } }>('/v1/alerts', async (request) => {

@@ -134,3 +134,23 @@ export function computeAdvice(
     keys: entries,
   };
 }
+
+export { renderAdviceJson } from './advice-json.ts';
+export type { AdviceJson } from './advice-json.ts';
+export { decidePush, nextReenableAtMs, reenableExpiredKeys } from './push-plan.ts';
+export type { PushDecision, PushTrigger, TargetPushState } from './push-plan.ts';
+export { createPusher } from './push.ts';
+export type { Pusher, PushStatus } from './push.ts';
+export {
+  createPushTarget,
+  haproxyCommands,
+  HAPROXY_MAX_WEIGHT,
+  PUSH_TARGET_FACTORIES,
+  scaleHaproxyWeights,
+  sendRuntimeCommand,
+  signWebhookBody,
+  verifyWebhookSignature,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TOLERANCE_SECONDS,
+} from './targets/index.ts';
+export type { PushApplied, PushTarget } from './targets/index.ts';

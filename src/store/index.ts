@@ -6,6 +6,7 @@ import { API_CALL_COLUMNS, ApiCallTsvWriter } from './api-calls.ts';
 import { createAnalyticsStore, type AnalyticsStore } from './analytics.ts';
 import { createClickHouseClient, type RawInsert, type StoreMode } from './clickhouse.ts';
 import { applyMigrations, migrationsUpToDate, type MigrationReport } from './migrations.ts';
+import { createPushStore, type PushStore } from './pushes.ts';
 
 export type { MigrationReport, StoreMode };
 export type {
@@ -21,6 +22,7 @@ export type {
   ThrottlingRow,
   UsageBucketRow,
 } from './analytics.ts';
+export type { PushRow, PushStore } from './pushes.ts';
 export { API_CALL_COLUMNS, ApiCallTsvWriter };
 
 /** Where the numbered SQL migrations live (the package's `migrations/` folder). */
@@ -29,7 +31,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 export type QueryParams = Record<string, unknown>;
 
 /** The only module that talks to ClickHouse. */
-export interface Store extends AnalyticsStore {
+export interface Store extends AnalyticsStore, PushStore {
   readonly mode: StoreMode;
   readonly database: string;
   /** Applies pending migrations and the configured retention. */
@@ -157,6 +159,7 @@ function createStoreFromClient(
 
   return {
     ...createAnalyticsStore(database, queryRows, insertJson),
+    ...createPushStore(database, queryRows, insertJson),
     mode,
     database,
     async migrate() {
