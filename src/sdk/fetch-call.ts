@@ -10,6 +10,7 @@ import {
 } from './observed-response.ts';
 import {
   ATTR_ERROR_TYPE,
+  ATTR_KEY_ID,
   ATTR_RESPONSE_MODEL,
   ATTR_STATUS_CODE,
   errorTypeOfBody,
@@ -44,6 +45,11 @@ export class FetchCall implements ResponseObserver {
     this.#span = span;
     this.#provider = provider;
     this.context = spanContext;
+  }
+
+  /** Names the key the call went through once the response says which (a gateway's header). */
+  nameKey(keyId: string): void {
+    this.#span.setAttribute(ATTR_KEY_ID, keyId);
   }
 
   /** Hands the very response back to the caller, observing its body on the side. */

@@ -37,6 +37,13 @@ export interface InstrumentFetchOptions {
   partition?: string;
   /** `keypool.consumer`: the application or tenant making the calls. */
   consumer?: string;
+  /**
+   * A response header naming the key that served the call, for calls through a gateway that picks
+   * the key (e.g. `x-served-by` set by HAProxy's `http-response set-header X-Served-By %s`). When
+   * the response carries it, its value is the span's `keypool.key.id` (fingerprinted if it looks
+   * like a secret); otherwise the key id is chosen as without this option.
+   */
+  keyIdFromResponseHeader?: string;
 }
 
 /** Key id when neither the options nor the request name a key. */
@@ -48,6 +55,7 @@ interface CallSettings {
   readonly keyId: string | undefined;
   readonly partition: string | undefined;
   readonly consumer: string | undefined;
+  readonly keyIdHeader: string | undefined;
 }
 
 /**
@@ -81,6 +89,7 @@ export function instrumentFetch(
     keyId: resolveKeyId(optionalText(options.keyId, 'keyId'), optionalText(options.key, 'key')),
     partition: optionalText(options.partition, 'partition')?.trim(),
     consumer: optionalText(options.consumer, 'consumer'),
+    keyIdHeader: headerName(options.keyIdFromResponseHeader),
   };
   let lastUrl: string | undefined;
   let lastTarget: RequestTarget | undefined;
@@ -112,6 +121,10 @@ export function instrumentFetch(
       throw error;
     }
     try {
+      if (settings.keyIdHeader !== undefined) {
+        const served = resolveKeyId(response.headers.get(settings.keyIdHeader) ?? undefined, undefined);
+        if (served !== undefined) call.nameKey(served);
+      }
       return call.observeResponse(response);
     } catch (error) {
       reportInternalError(error);
@@ -170,6 +183,15 @@ function optionalText(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw invalidOption(name, value, 'a string');
   return value;
+}
+
+function headerName(value: unknown): string | undefined {
+  const text = optionalText(value, 'keyIdFromResponseHeader');
+  if (text === undefined) return undefined;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(text)) {
+    throw invalidOption('keyIdFromResponseHeader', value, 'an HTTP header name such as x-served-by');
+  }
+  return text.toLowerCase();
 }
 
 function invalidOption(name: string, value: unknown, expected: string): HeadroomError {

@@ -571,6 +571,37 @@ describe('instrumentFetch', () => {
     expect(spans[3]?.name).toBe('generate_content gemini-2.5-flash');
   });
 
+  it('takes the key id from the response header a gateway names the chosen key in', async () => {
+    let served = 'deployment-b';
+    const inner = fakeFetch(
+      () =>
+        new Response(OPENAI_CHAT_JSON, {
+          headers: { ...OPENAI_RESPONSE_HEADERS, ...(served === '' ? {} : { 'X-Served-By': served }) },
+        }),
+    );
+    const fetchFunction = instrumentFetch(inner, {
+      pool: 'p',
+      provider: 'azure.ai.openai',
+      keyId: 'via-gateway',
+      keyIdFromResponseHeader: 'X-Served-By',
+    });
+    await (await fetchFunction(CHAT_URL, { method: 'POST', body: CHAT_BODY })).text();
+    served = SECRET;
+    await (await fetchFunction(CHAT_URL, { method: 'POST', body: CHAT_BODY })).text();
+    served = '';
+    await (await fetchFunction(CHAT_URL, { method: 'POST', body: CHAT_BODY })).text();
+    const spans = await waitForSpans(3);
+    expect(spans.map((s) => s.attributes['keypool.key.id'])).toEqual([
+      'deployment-b',
+      fingerprintKey(SECRET),
+      'via-gateway',
+    ]);
+    expect(spans[0]?.attributes['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+    expect(() =>
+      instrumentFetch(inner, { pool: 'p', provider: 'openai', keyIdFromResponseHeader: 'x served' }),
+    ).toThrow(/options\.keyIdFromResponseHeader is invalid: got "x served", expected an HTTP header name/);
+  });
+
   it('fingerprints a configured key, or a key id that looks like a secret', async () => {
     const inner = fakeFetch(() => new Response(null, { status: 204 }));
     await instrumentFetch(inner, { pool: 'p', provider: 'openai', key: SECRET })(CHAT_URL);
