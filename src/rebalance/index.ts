@@ -147,6 +147,7 @@ export {
   HAPROXY_MAX_WEIGHT,
   PUSH_TARGET_FACTORIES,
   scaleHaproxyWeights,
+  queryRuntimeApi,
   sendRuntimeCommand,
   signWebhookBody,
   verifyWebhookSignature,

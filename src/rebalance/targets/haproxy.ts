@@ -49,11 +49,11 @@ export function haproxyCommands(
 }
 
 /**
- * Sends one command over a fresh connection (HAProxy answers a non-interactive command and closes).
- * `set server` answers nothing on success; any text is HAProxy's error ("No such server.",
- * "Permission denied", …) and a failure. Connection problems are retryable.
+ * Sends one command to the Runtime API over a fresh connection (HAProxy answers a non-interactive
+ * command and closes) and resolves with the answer text. Connection problems and timeouts are
+ * retryable; an abort through `signal` (shutdown) is a failure.
  */
-export function sendRuntimeCommand(
+export function queryRuntimeApi(
   address: string,
   command: string,
   timeoutMillis: number,
@@ -86,18 +86,31 @@ export function sendRuntimeCommand(
     socket.on('connect', () => socket.write(`${command}\n`));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', (error) => finish(unavailable(error.message, error)));
-    socket.on('end', () => {
-      const answer = Buffer.concat(chunks).toString('utf8').trim();
-      if (answer === '') return finish({ kind: 'success', value: '' });
-      finish({
-        kind: 'failure',
-        error: new HeadroomError(
-          ErrorCode.pushRejected,
-          `HAProxy Runtime API ${address} refused "${command}": ${answer.slice(0, 200)}`,
-        ),
-      });
-    });
+    socket.on('end', () => finish({ kind: 'success', value: Buffer.concat(chunks).toString('utf8') }));
   });
+}
+
+/**
+ * Sends a `set` command. `set server` answers nothing on success; any text is HAProxy's error
+ * ("No such server.", "Permission denied", a weight out of range) and a failure.
+ */
+export async function sendRuntimeCommand(
+  address: string,
+  command: string,
+  timeoutMillis: number,
+  signal: AbortSignal,
+): Promise<IoResult<string>> {
+  const result = await queryRuntimeApi(address, command, timeoutMillis, signal);
+  if (result.kind !== 'success') return result;
+  const answer = result.value.trim();
+  if (answer === '') return result;
+  return {
+    kind: 'failure',
+    error: new HeadroomError(
+      ErrorCode.pushRejected,
+      `HAProxy Runtime API ${address} refused "${command}": ${answer.slice(0, 200)}`,
+    ),
+  };
 }
 
 export function createHaproxyTarget(config: HaproxyConfig): PushTarget {

@@ -28,7 +28,13 @@ export function createPushTarget(config: PushTargetConfig): PushTarget {
 }
 
 export type { PushApplied, PushTarget } from './types.ts';
-export { haproxyCommands, scaleHaproxyWeights, sendRuntimeCommand, HAPROXY_MAX_WEIGHT } from './haproxy.ts';
+export {
+  haproxyCommands,
+  scaleHaproxyWeights,
+  sendRuntimeCommand,
+  queryRuntimeApi,
+  HAPROXY_MAX_WEIGHT,
+} from './haproxy.ts';
 export {
   signWebhookBody,
   verifyWebhookSignature,

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, parseHeadroomFile } from '../../src/config/index.ts';
+import { deliverWithRetry } from '../../src/delivery/index.ts';
+import { createPushTarget, type Advice, type PushTarget } from '../../src/rebalance/index.ts';
+import { haproxyAvailable, startHaproxy, type Haproxy } from '../support/haproxy.ts';
+import { runHaproxyLoop, DEFAULT_SCENARIO } from '../support/haproxy-loop.ts';
+import { startQuotaUpstreams, type QuotaUpstreams } from '../support/quota-upstream.ts';
+import { freePort } from '../support/service.ts';
+
+if (!haproxyAvailable()) {
+  throw new Error("haproxy not found: install Debian's haproxy (apt-get install -y haproxy; .ci/run does)");
+}
+
+const NOW = Date.now();
+const ADVICE: Advice = {
+  pool: 'azure',
+  version: 2,
+  generated_at: NOW,
+  valid_until: NOW + 90_000,
+  keys: [
+    { key_id: 'key-a', weight: 0.6, state: 'active', reason: 'r' },
+    { key_id: 'key-b', weight: 0.4, state: 'active', reason: 'r' },
+    { key_id: 'key-c', weight: 0, state: 'exhausted', until: NOW + 60_000, reason: 'r' },
+  ],
+};
+const POLICY = { baseDelayMillis: 50, maxDelayMillis: 100, maxAttempts: 5, deadlineMillis: 600 };
+
+function haproxyTarget(address: string, keys: string): PushTarget {
+  const file = parseHeadroomFile(
+    `pools: [{ name: azure, push: [{ type: haproxy, address: '${address}', backend: deployments, keys: ${keys}, timeout_ms: 500 }] }]`,
+    'headroom.yaml',
+  );
+  const [config] = loadConfig({ env: {}, overrides: { file } }).pushTargets;
+  if (config === undefined) throw new Error('no target');
+  return createPushTarget(config);
+}
+
+describe('HAProxy Runtime API target against a real HAProxy (TCP socket)', () => {
+  let upstreams: QuotaUpstreams;
+  let haproxy: Haproxy;
+  beforeAll(async () => {
+    upstreams = await startQuotaUpstreams(
+      ['dep-a', 'dep-b', 'dep-c'].map((name) => ({ name, limit: 100 })),
+      60_000,
+    );
+    haproxy = await startHaproxy(
+      upstreams.deployments.map((d) => ({ name: d.name, port: d.port })),
+      { runtime: 'tcp' },
+    );
+  });
+  afterAll(async () => {
+    await haproxy.stop();
+    await upstreams.close();
+  });
+
+  it('sets scaled weights, puts a key taken out in maint, and brings it back ready', async () => {
+    const target = haproxyTarget(haproxy.runtimeAddress, '{ key-a: dep-a, key-b: dep-b, key-c: dep-c }');
+    const signal = new AbortController().signal;
+    expect(await deliverWithRetry(() => target.push(ADVICE, signal), POLICY)).toMatchObject({
+      kind: 'success',
+    });
+    expect(Object.fromEntries(await haproxy.serverStates())).toEqual({
+      'dep-a': { maint: false, weight: 256 },
+      'dep-b': { maint: false, weight: 171 },
+      'dep-c': { maint: true, weight: 100 },
+    });
+    // Traffic follows: dep-c gets nothing, dep-a about 3 in 5.
+    const served: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${haproxy.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
+      await response.text();
+      served.push(response.headers.get('x-served-by') ?? '');
+    }
+    expect(served.filter((s) => s === 'dep-c')).toHaveLength(0);
+    expect(served.filter((s) => s === 'dep-a').length).toBeGreaterThanOrEqual(10);
+
+    const back: Advice = {
+      ...ADVICE,
+      version: 3,
+      keys: ADVICE.keys.map((k) => ({ key_id: k.key_id, weight: 1 / 3, state: 'active', reason: 'r' })),
+    };
+    expect((await target.push(back, signal)).kind).toBe('success');
+    expect(Object.fromEntries(await haproxy.serverStates())).toEqual({
+      'dep-a': { maint: false, weight: 256 },
+      'dep-b': { maint: false, weight: 256 },
+      'dep-c': { maint: false, weight: 256 },
+    });
+  });
+
+  it("takes HAProxy's error text as a failure and does not retry it", async () => {
+    const target = haproxyTarget(haproxy.runtimeAddress, '{ key-a: no-such-server }');
+    const result = await deliverWithRetry(() => target.push(ADVICE, new AbortController().signal), POLICY);
+    expect(result).toMatchObject({ kind: 'failure', attempts: 1 });
+    expect(result.kind !== 'success' && result.error.message).toMatch(
+      /refused "set server deployments\/no-such-server state ready": No such server\./,
+    );
+  });
+
+  it('retries a Runtime API that is not listening, within the deadline', async () => {
+    const target = haproxyTarget(`127.0.0.1:${await freePort()}`, '{ key-a: dep-a }');
+    const result = await deliverWithRetry(() => target.push(ADVICE, new AbortController().signal), POLICY);
+    expect(result.kind).toBe('retryable');
+    expect(result.attempts).toBeGreaterThanOrEqual(2);
+    expect(result.elapsedMillis).toBeLessThan(POLICY.deadlineMillis + 500);
+  });
+});
+
+describe('HAProxy end to end: headroom steers a real HAProxy over its Runtime API', () => {
+  it('moves traffic off the deployment about to run dry, takes it out when spent and back at its reset, with fewer 429s', async () => {
+    const result = await runHaproxyLoop();
+    const { withoutHeadroom: plain, withHeadroom: pushed } = result;
+    console.log(
+      [
+        `                        requests  ok  429s  dep-c share before spent`,
+        `round robin only        ${plain.requests}       ${plain.ok}  ${plain.rateLimited}    ${plain.shareBeforeSpentPercent.toFixed(1)} %`,
+        `with headroom push      ${pushed.requests}       ${pushed.ok}  ${pushed.rateLimited}    ${pushed.shareBeforeSpentPercent.toFixed(1)} %`,
+        `dep-c weighted down at ${result.weightedDownAtMs} ms, spent at ${DEFAULT_SCENARIO.spendAtMs} ms, ` +
+          `maint at ${result.maintAtMs} ms, ready again at ${result.readyAgainAtMs} ms (reset at ${result.resetAtMs} ms); ` +
+          `pushes: ${result.pushes.map((p) => `${p.trigger}:${p.outcome}`).join(' ')}`,
+      ].join('\n'),
+    );
+    // Round robin alone sends a third of the traffic to the small deployment, then 429s once it is spent.
+    expect(plain.rateLimited).toBeGreaterThanOrEqual(10);
+    // Traffic moves off the deployment about to run dry before it does.
+    expect(result.weightedDownAtMs).toBeDefined();
+    expect(result.weightedDownAtMs as number).toBeLessThan(DEFAULT_SCENARIO.spendAtMs);
+    expect(pushed.shareBeforeSpentPercent).toBeLessThan(plain.shareBeforeSpentPercent - 8);
+    // Spent: maint; back to ready once its quota resets, not before.
+    expect(result.maintAtMs as number).toBeGreaterThan(DEFAULT_SCENARIO.spendAtMs);
+    expect(result.maintAtMs as number).toBeLessThan(result.resetAtMs);
+    expect(result.readyAgainAtMs as number).toBeGreaterThanOrEqual(result.resetAtMs - 50);
+    expect(result.readyAgainAtMs as number).toBeLessThan(result.resetAtMs + 2_000);
+    expect(result.pushes.some((p) => p.trigger === 'reenable')).toBe(true);
+    expect(result.pushes.every((p) => p.outcome === 'success')).toBe(true);
+    // The app sees far fewer 429s for the same traffic and quotas.
+    expect(pushed.rateLimited).toBeLessThan(plain.rateLimited / 3);
+  });
+});

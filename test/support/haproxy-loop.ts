@@ -1,0 +1,215 @@
+/**
+ * The closed loop through a real HAProxy, run twice at the same time on identical deployments: once
+ * with HAProxy left to its own round robin, once with headroom pushing weights and states over the
+ * Runtime API. An app calls each HAProxy with `instrumentFetch`, taking the key id from the
+ * `X-Served-By` header HAProxy sets; headroom ingests the spans, forecasts, and pushes.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startService } from '../../src/cli/service.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { instrumentFetch, startTelemetry } from '../../src/sdk/index.ts';
+import { startHaproxy, type Haproxy, type HaproxyServerState } from './haproxy.ts';
+import { startQuotaUpstreams, type DeploymentSpec, type QuotaUpstreams } from './quota-upstream.ts';
+import { makeDataDir } from './service.ts';
+
+export interface LoopScenario {
+  deployments: readonly DeploymentSpec[];
+  /** The deployment whose quota another consumer spends part-way through the first window. */
+  spentDeployment: string;
+  /** When, from the start, the other consumer spends it. */
+  spendAtMs: number;
+  windowMs: number;
+  durationMs: number;
+  requestsPerSecond: number;
+  analyticsIntervalSeconds: number;
+}
+
+export const DEFAULT_SCENARIO: LoopScenario = {
+  deployments: [
+    { name: 'dep-a', limit: 60 },
+    { name: 'dep-b', limit: 60 },
+    { name: 'dep-c', limit: 12 },
+  ],
+  spentDeployment: 'dep-c',
+  spendAtMs: 4_000,
+  windowMs: 10_000,
+  durationMs: 20_000,
+  requestsPerSecond: 6,
+  analyticsIntervalSeconds: 1,
+};
+
+export interface RunFigures {
+  requests: number;
+  ok: number;
+  /** 429s the app saw. */
+  rateLimited: number;
+  /** Requests each deployment served (200 or 429), as HAProxy named it. */
+  servedBy: Record<string, number>;
+  /** Share of the spent deployment among requests before it was spent. */
+  shareBeforeSpentPercent: number;
+}
+
+export interface StateSample {
+  atMs: number;
+  states: Map<string, HaproxyServerState>;
+}
+
+export interface LoopResult {
+  withoutHeadroom: RunFigures;
+  withHeadroom: RunFigures;
+  /** HAProxy server states of the pushed run, sampled every 100 ms. */
+  timeline: StateSample[];
+  /** First time the spent deployment weighed less than the heaviest one while ready, ms from start. */
+  weightedDownAtMs: number | undefined;
+  /** First time it was in maint, and first time it was ready again after that, ms from start. */
+  maintAtMs: number | undefined;
+  readyAgainAtMs: number | undefined;
+  /** When its quota reset (the second window started), ms from start. */
+  resetAtMs: number;
+  /** Pushes headroom made, from its `pushes` table. */
+  pushes: Array<{ trigger: string; outcome: string; attempts: number; duration_ms: number }>;
+}
+
+interface CallRecord {
+  atMs: number;
+  status: number;
+  servedBy: string;
+}
+
+function figures(calls: readonly CallRecord[], spent: string, spendAtMs: number): RunFigures {
+  const servedBy: Record<string, number> = {};
+  for (const c of calls) servedBy[c.servedBy] = (servedBy[c.servedBy] ?? 0) + 1;
+  const before = calls.filter((c) => c.atMs < spendAtMs);
+  return {
+    requests: calls.length,
+    ok: calls.filter((c) => c.status === 200).length,
+    rateLimited: calls.filter((c) => c.status === 429).length,
+    servedBy,
+    shareBeforeSpentPercent:
+      before.length === 0 ? 0 : (100 * before.filter((c) => c.servedBy === spent).length) / before.length,
+  };
+}
+
+export async function runHaproxyLoop(scenario: LoopScenario = DEFAULT_SCENARIO): Promise<LoopResult> {
+  const data = await makeDataDir('headroom-haproxy-loop-');
+  const cleanups: Array<() => Promise<void>> = [() => data.remove()];
+  try {
+    const startMs = Date.now() + 2_000; // time for HAProxy and headroom to start
+    const upstreams: QuotaUpstreams[] = [];
+    const proxies: Haproxy[] = [];
+    for (let i = 0; i < 2; i++) {
+      const u = await startQuotaUpstreams(scenario.deployments, scenario.windowMs, startMs);
+      cleanups.unshift(() => u.close());
+      upstreams.push(u);
+      const h = await startHaproxy(u.deployments.map((d) => ({ name: d.name, port: d.port })));
+      cleanups.unshift(() => h.stop());
+      proxies.push(h);
+    }
+    const [plain, pushed] = proxies as [Haproxy, Haproxy];
+
+    const configFile = join(data.dir, 'headroom.yaml');
+    const identity = scenario.deployments.map((d) => `${d.name}: ${d.name}`).join(', ');
+    await writeFile(
+      configFile,
+      `analytics: { interval_seconds: ${scenario.analyticsIntervalSeconds} }
+pools:
+  - name: round-robin
+  - name: pushed
+    push:
+      - { type: haproxy, address: '${pushed.runtimeAddress}', backend: ${pushed.backend}, keys: { ${identity} }, timeout_ms: 1000, deadline_ms: 3000 }
+`,
+    );
+    const config = loadConfig({
+      env: { HEADROOM_LOG_LEVEL: 'silent', HEADROOM_CONFIG: configFile },
+      overrides: { host: '127.0.0.1', port: 0, dataDir: join(data.dir, 'db') },
+    });
+    const service = await startService(config);
+    cleanups.unshift(() => service.close());
+    const telemetry = startTelemetry({ endpoint: `${service.url}/v1/traces`, serviceName: 'app' });
+    cleanups.unshift(() => telemetry.shutdown());
+    const flushing = setInterval(() => void telemetry.forceFlush(), 200);
+    cleanups.unshift(() => Promise.resolve(clearInterval(flushing)));
+
+    const app = (pool: string) =>
+      instrumentFetch(fetch, { pool, provider: 'openai', keyIdFromResponseHeader: 'x-served-by' });
+    const runs = [
+      { proxy: plain, fetch: app('round-robin'), calls: [] as CallRecord[] },
+      { proxy: pushed, fetch: app('pushed'), calls: [] as CallRecord[] },
+    ];
+    const call = async (run: (typeof runs)[number]): Promise<void> => {
+      const atMs = Date.now() - startMs;
+      try {
+        const response = await run.fetch(`${run.proxy.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-app' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        await response.text();
+        run.calls.push({
+          atMs,
+          status: response.status,
+          servedBy: response.headers.get('x-served-by') ?? '',
+        });
+      } catch {
+        run.calls.push({ atMs, status: 0, servedBy: '' });
+      }
+    };
+
+    const timeline: StateSample[] = [];
+    const sampling = setInterval(() => {
+      const atMs = Date.now() - startMs;
+      void pushed.serverStates().then((states) => timeline.push({ atMs, states }));
+    }, 100);
+    cleanups.unshift(() => Promise.resolve(clearInterval(sampling)));
+
+    await new Promise((r) => setTimeout(r, Math.max(0, startMs - Date.now())));
+    const inFlight: Array<Promise<void>> = [];
+    const gapMs = 1000 / scenario.requestsPerSecond;
+    let spent = false;
+    for (let n = 0; ; n++) {
+      const dueMs = startMs + n * gapMs;
+      if (dueMs - startMs >= scenario.durationMs) break;
+      await new Promise((r) => setTimeout(r, Math.max(0, dueMs - Date.now())));
+      if (!spent && Date.now() - startMs >= scenario.spendAtMs) {
+        spent = true;
+        for (const u of upstreams)
+          u.deployments.find((d) => d.name === scenario.spentDeployment)?.spendRemaining();
+      }
+      for (const run of runs) inFlight.push(call(run));
+    }
+    await Promise.all(inFlight);
+    clearInterval(sampling);
+
+    const target = scenario.spentDeployment;
+    const ordered = timeline.sort((a, b) => a.atMs - b.atMs);
+    const weightedDownAtMs = ordered.find((s) => {
+      const mine = s.states.get(target);
+      const heaviest = Math.max(...[...s.states.values()].map((v) => v.weight));
+      return mine !== undefined && !mine.maint && mine.weight < heaviest;
+    })?.atMs;
+    const maintAtMs = ordered.find((s) => s.states.get(target)?.maint === true)?.atMs;
+    const readyAgainAtMs =
+      maintAtMs === undefined
+        ? undefined
+        : ordered.find((s) => s.atMs > maintAtMs && s.states.get(target)?.maint === false)?.atMs;
+    const pushes = await service.store.queryRows<{
+      trigger: string;
+      outcome: string;
+      attempts: number;
+      duration_ms: number;
+    }>(`SELECT trigger, outcome, attempts, duration_ms FROM ${service.store.database}.pushes ORDER BY at`);
+    return {
+      withoutHeadroom: figures(runs[0]?.calls ?? [], target, scenario.spendAtMs),
+      withHeadroom: figures(runs[1]?.calls ?? [], target, scenario.spendAtMs),
+      timeline: ordered,
+      weightedDownAtMs,
+      maintAtMs,
+      readyAgainAtMs,
+      resetAtMs: scenario.windowMs,
+      pushes,
+    };
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  }
+}

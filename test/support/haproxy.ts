@@ -1,0 +1,107 @@
+/**
+ * A real HAProxy (Debian's `haproxy`) on loopback with a generated configuration: one backend with
+ * `balance roundrobin` and one server per key, the Runtime API on a UNIX socket in a temp folder,
+ * and the chosen server named in an `X-Served-By` response header.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { queryRuntimeApi } from '../../src/rebalance/index.ts';
+import { freePort } from './service.ts';
+
+export interface HaproxyServerState {
+  /** `srv_admin_state`: 0 ready; bit 0x1 forced maintenance. */
+  maint: boolean;
+  weight: number;
+}
+
+export interface Haproxy {
+  /** `http://127.0.0.1:<port>`: the frontend. */
+  readonly url: string;
+  /** Runtime API address for a push target: `unix:/…/admin.sock` or `127.0.0.1:<port>`. */
+  readonly runtimeAddress: string;
+  readonly backend: string;
+  /** Server states from `show servers state`. */
+  serverStates(): Promise<Map<string, HaproxyServerState>>;
+  stop(): Promise<void>;
+}
+
+export function haproxyAvailable(): boolean {
+  return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
+}
+
+export async function startHaproxy(
+  servers: ReadonlyArray<{ name: string; port: number }>,
+  options: { backend?: string; runtime?: 'unix' | 'tcp' } = {},
+): Promise<Haproxy> {
+  const backend = options.backend ?? 'deployments';
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-haproxy-'));
+  const socket = join(dir, 'admin.sock');
+  const port = await freePort();
+  const runtimeAddress = options.runtime === 'tcp' ? `127.0.0.1:${await freePort()}` : `unix:${socket}`;
+  const config = `global
+  stats socket ${options.runtime === 'tcp' ? `ipv4@${runtimeAddress}` : `${socket} mode 600`} level admin
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend api
+  bind 127.0.0.1:${port}
+  default_backend ${backend}
+backend ${backend}
+  balance roundrobin
+  http-response set-header X-Served-By %s
+${servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} weight 100`).join('\n')}
+`;
+  const file = join(dir, 'haproxy.cfg');
+  await writeFile(file, config);
+  const child: ChildProcess = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const command = (text: string) =>
+    queryRuntimeApi(runtimeAddress, text, 2_000, new AbortController().signal);
+
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}:\n${output}`);
+    const ready = await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' }).then(
+      () => true,
+      () => false,
+    );
+    if (ready && (await command('show info')).kind === 'success') break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`haproxy did not start within 10 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    runtimeAddress,
+    backend,
+    async serverStates() {
+      const result = await command(`show servers state ${backend}`);
+      const text = result.kind === 'success' ? result.value : '';
+      const states = new Map<string, HaproxyServerState>();
+      for (const line of text.split('\n')) {
+        const fields = line.trim().split(/\s+/);
+        // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight …
+        if (fields[1] !== backend || fields.length < 8) continue;
+        states.set(fields[3] as string, { maint: (Number(fields[6]) & 1) === 1, weight: Number(fields[7]) });
+      }
+      return states;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
