@@ -13,6 +13,11 @@ const httpUrl = z.string().refine(isHttpUrl, { error: 'an absolute http:// or ht
 /** headroom key id → the gateway's own name for it (HAProxy server, LiteLLM model id, Bifrost key id). */
 const keyMap = z.record(z.string().min(1), z.string().min(1));
 
+/** Backend and server names go into Runtime API command lines: no spaces, `;` or line breaks. */
+const haproxyName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]+$/, { error: 'an HAProxy name: letters, digits, ".", "_", ":" or "-"' });
+
 const common = {
   /** Unique within the pool; shown in `GET /v1/pools` and the `pushes` table. Default: the type. */
   name: z
@@ -41,8 +46,9 @@ const haproxySchema = z
       .regex(/^(unix:)?\/.+$|^(ipv4@)?[A-Za-z0-9.-]+:\d{1,5}$|^ipv6@\[[0-9a-fA-F:]+\]:\d{1,5}$/, {
         error: 'unix:/path/to/admin.sock, an absolute socket path, or host:port',
       }),
-    backend: z.string().min(1),
-    keys: keyMap,
+    backend: haproxyName,
+    /** headroom key id → server name in `backend`. */
+    keys: z.record(z.string().min(1), haproxyName),
   })
   .strict();
 

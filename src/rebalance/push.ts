@@ -38,6 +38,8 @@ export interface Pusher {
   close(drainMillis: number): Promise<void>;
 }
 
+const MAX_TIMER_MILLIS = 3_600_000;
+
 interface TargetEntry {
   target: PushTarget;
   policy: Partial<RetryPolicy>;
@@ -139,7 +141,9 @@ export function createPusher(options: {
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
     if (next === undefined) return;
-    timer = setTimeout(() => evaluate(clock()), Math.max(0, next - nowMs) + 1);
+    // Capped: a month-long until would overflow setTimeout (which then fires at once); looking again
+    // within the hour costs nothing.
+    timer = setTimeout(() => evaluate(clock()), Math.min(Math.max(0, next - nowMs) + 1, MAX_TIMER_MILLIS));
     timer.unref();
   };
 

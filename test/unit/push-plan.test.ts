@@ -145,6 +145,11 @@ describe('push target configuration', () => {
     expect(() => parse(`{ type: haproxy, address: 'localhost', backend: b, keys: {} }`)).toThrow(
       /pools\[0\]\.push\[0\]\.address: expected unix:\/path\/to\/admin\.sock, an absolute socket path, or host:port \(got "localhost"\)/,
     );
+    expect(() =>
+      parse(
+        `{ type: haproxy, address: '127.0.0.1:9999', backend: b, keys: { a: 'srv; shutdown sessions' } }`,
+      ),
+    ).toThrow(/pools\[0\]\.push\[0\]\.keys\.a: expected an HAProxy name/);
     expect(() => parse(`{ type: litellm, url: 'http://x', token_env: MISSING, keys: {} }`)).toThrow(
       'pools[0].push[0].token_env="MISSING" is invalid: expected the name of a set, non-empty environment variable',
     );
