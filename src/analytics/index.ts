@@ -7,9 +7,10 @@ import {
   type ForecastFacts,
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
-import { computeAdvice, type Advice } from '../rebalance/index.ts';
+import { attachSpill, computeAdvice, computeSpill, type Advice } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
 import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
+import { poolSupplies } from './pool-supply.ts';
 import { SeriesCache, type CachedSeries } from './series-cache.ts';
 import { createJobRunner, type JobRun } from './job.ts';
 
@@ -132,6 +133,7 @@ export function createAnalytics(options: {
     },
     log,
   });
+  const fallbackPools = new Map(file.pools.map((p) => [p.name, p.fallback_pools]));
 
   let snapshot: AnalyticsSnapshot | undefined;
   let stats: CycleStats | undefined;
@@ -274,12 +276,19 @@ export function createAnalytics(options: {
 
     const next = new Map<string, Advice>();
     const adviceRows = [];
+    const supplies = poolSupplies(result.subjects, result.headroom, nowMs);
     for (const [pool, keys] of result.headroom) {
       const previous = advice.get(pool);
-      const computed = computeAdvice(pool, keys, previous, nowMs, {
-        damping: ADVICE_DAMPING,
-        validForMs: 3 * intervalMs,
-      });
+      const supply = supplies.get(pool);
+      const fallbacks = (fallbackPools.get(pool) ?? []).flatMap((name) => supplies.get(name) ?? []);
+      const computed = attachSpill(
+        computeAdvice(pool, keys, previous, nowMs, {
+          damping: ADVICE_DAMPING,
+          validForMs: 3 * intervalMs,
+        }),
+        previous,
+        supply === undefined ? [] : computeSpill(supply, fallbacks),
+      );
       next.set(pool, computed);
       if (previous === undefined || computed.version !== previous.version) {
         for (const k of computed.keys) {

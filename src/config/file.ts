@@ -119,6 +119,11 @@ const poolSchema = z
     slack_channel: slackChannel.optional(),
     /** Gateways headroom pushes this pool's advice to (see the README, "Pushing advice to gateways"). */
     push: z.array(pushTargetSchema, { error: 'a list of push targets' }).default([]),
+    /**
+     * Pools (other providers) to spill this pool's traffic to, in order of preference, when it
+     * cannot carry its demand until its keys reset; each takes at most its own spare headroom.
+     */
+    fallback_pools: listOf(text('the name of another pool of this file'), 'pool names'),
   })
   .strict()
   .superRefine((pool, context) => {
@@ -320,7 +325,21 @@ const fileSchema = z
       }),
     pools: listOf(poolSchema, 'pools'),
   })
-  .strict();
+  .strict()
+  .superRefine((file, context) => {
+    const names = file.pools.map((p) => p.name);
+    for (const [i, pool] of file.pools.entries()) {
+      const others = names.filter((n) => n !== pool.name);
+      for (const [j, name] of pool.fallback_pools.entries()) {
+        if (others.includes(name)) continue;
+        context.addIssue({
+          code: 'custom',
+          path: ['pools', i, 'fallback_pools', j],
+          message: `another pool of this file: ${others.length === 0 ? '(there is none)' : others.join(', ')}`,
+        });
+      }
+    }
+  });
 
 export type QuotaDimensionName = (typeof DIMENSIONS)[number];
 export type QuotaSpec = z.infer<typeof quotaSchema>;

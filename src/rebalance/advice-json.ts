@@ -7,6 +7,7 @@ export interface AdviceJson {
   generated_at: string;
   valid_until: string;
   keys: Array<{ key_id: string; weight: number; state: string; until?: string; reason: string }>;
+  spill?: Array<{ pool: string; share: number; reason: string }>;
 }
 
 function iso(ms: number): string {
@@ -27,5 +28,6 @@ export function renderAdviceJson(advice: Advice): AdviceJson {
       ...(k.until === undefined ? {} : { until: iso(k.until) }),
       reason: k.reason,
     })),
+    ...(advice.spill === undefined ? {} : { spill: advice.spill.map((s) => ({ ...s })) }),
   };
 }

@@ -2,6 +2,8 @@
  * Rebalance advice: how a gateway should weight the keys of a pool. Pure: key headroom in, advice out.
  */
 
+import type { SpillShare } from './fallback.ts';
+
 export type KeyState = 'active' | 'exhausted' | 'cooling_down' | 'unknown';
 
 /** What the analytics cycle knows about one key's headroom. */
@@ -35,6 +37,8 @@ export interface Advice {
   generated_at: number;
   valid_until: number;
   keys: AdviceKey[];
+  /** Shares of this pool's traffic to send to fallback pools (`fallback_pools`) while it cannot carry it. */
+  spill?: SpillShare[];
 }
 
 export interface AdviceSettings {
@@ -136,6 +140,8 @@ export function computeAdvice(
 }
 
 export { renderAdviceJson } from './advice-json.ts';
+export { attachSpill, computePoolSupply, computeSpill } from './fallback.ts';
+export type { PoolSupply, SpillShare } from './fallback.ts';
 export type { AdviceJson } from './advice-json.ts';
 export { decidePush, nextReenableAtMs, reenableExpiredKeys } from './push-plan.ts';
 export type { PushDecision, PushTrigger, TargetPushState } from './push-plan.ts';
