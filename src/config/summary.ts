@@ -11,6 +11,8 @@ export interface ConfigSummary {
   keys: number;
   quotas: number;
   alert_channels: string[];
+  /** `<pool>: <type> <name>` per push target (addresses and secrets left out). */
+  push_targets: string[];
   ingest_auth: 'tokens' | 'open';
   admin_auth: 'token' | 'open';
   log_level: Config['logLevel'];
@@ -79,6 +81,7 @@ export function summarizeConfig(config: Config): ConfigSummary {
     keys: file.pools.reduce((n, p) => n + p.keys.length, 0),
     quotas,
     alert_channels: [...channels].sort(),
+    push_targets: config.pushTargets.map((t) => `${t.pool}: ${t.type} ${t.name}`),
     ingest_auth: config.ingest.tokens.length > 0 ? 'tokens' : 'open',
     admin_auth: config.adminToken === undefined ? 'open' : 'token',
     log_level: config.logLevel,

@@ -170,7 +170,7 @@ pools:
     );
     expect(problemOf('pools: [{ name: p, colour: blue }]')).toBe(
       'f.yaml is invalid: pools[0].colour: "blue" is not a known field ' +
-        '(pools[0] takes name, key_quotas, quotas, keys, partitions or slack_channel)',
+        '(pools[0] takes name, key_quotas, quotas, keys, partitions, slack_channel, push or fallback_pools)',
     );
     expect(problemOf('pool: []')).toMatch(
       /^f\.yaml is invalid: pool: \[\] is not a known field: did you mean pools\?/,
@@ -207,7 +207,7 @@ describe('start-up summary and warnings', () => {
       env: { ...secrets, HEADROOM_SLACK_CHANNEL: '#llm', HEADROOM_ROLE: 'analytics' },
       overrides: {
         file: parseHeadroomFile(
-          'pools: [{ name: prod, slack_channel: "#prod", key_quotas: [{ dimension: requests, window: day, limit: 5 }], keys: [{ id: a }, { id: b, quotas: [{ dimension: tokens, window: 1h, limit: 9 }] }] }, { name: dev }]',
+          'pools: [{ name: prod, slack_channel: "#prod", key_quotas: [{ dimension: requests, window: day, limit: 5 }], keys: [{ id: a }, { id: b, quotas: [{ dimension: tokens, window: 1h, limit: 9 }] }], push: [{ type: litellm, url: "http://litellm:4000", token: sk-litellm-master, keys: { a: m-1 } }] }, { name: dev }]',
           'f.yaml',
         ),
       },
@@ -221,12 +221,13 @@ describe('start-up summary and warnings', () => {
       keys: 2,
       quotas: 2,
       alert_channels: ['slack #llm', 'slack #prod'],
+      push_targets: ['prod: litellm litellm'],
       ingest_auth: 'tokens',
       admin_auth: 'token',
       log_level: 'info',
     });
     const text = JSON.stringify(summary);
-    for (const secret of ['ch-pass', 'reader', 'xoxb', 'admin-secret', 'ingest-secret'])
+    for (const secret of ['ch-pass', 'reader', 'xoxb', 'admin-secret', 'ingest-secret', 'sk-litellm'])
       expect(text).not.toContain(secret);
   });
 

@@ -80,10 +80,10 @@ describe('spill to fallback pools', () => {
     expect(() =>
       parseHeadroomFile('pools: [{ name: a, fallback_pools: [b] }, { name: c }]', 'f.yaml'),
     ).toThrow(
-      'f.yaml is invalid: pools[0].fallback_pools[0]: "b" is not another pool of this file: expected one of c',
+      'f.yaml is invalid: pools[0].fallback_pools[0]: "b" is invalid: expected another pool of this file: c',
     );
     expect(() => parseHeadroomFile('pools: [{ name: a, fallback_pools: [a] }]', 'f.yaml')).toThrow(
-      /"a" is not another pool/,
+      /fallback_pools\[0\]: "a" is invalid: expected another pool of this file: \(there is none\)/,
     );
   });
 });
