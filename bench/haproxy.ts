@@ -24,7 +24,11 @@ console.log(
   `${scenario.deployments.map((d) => `${d.name} ${d.limit}`).join(', ')} requests per ${scenario.windowMs / 1000} s window; ` +
     `${scenario.requestsPerSecond} req/s for ${scenario.durationMs / 1000} s; ${spent} spent by another consumer at ${scenario.spendAtMs / 1000} s`,
 );
-console.log('strategy                     requests   ok   429s  429 %  share to ' + spent + ' before spent');
+console.log(
+  'strategy                     requests   ok   429s  429 %  share to ' +
+    spent +
+    ' once weighted down, before spent',
+);
 for (const [label, f] of rows) {
   console.log(
     `${label.padEnd(28)} ${String(f.requests).padStart(8)} ${String(f.ok).padStart(4)} ${String(f.rateLimited).padStart(6)} ` +

@@ -111,7 +111,7 @@ describe('HAProxy end to end: headroom steers a real HAProxy over its Runtime AP
     const { withoutHeadroom: plain, withHeadroom: pushed } = result;
     console.log(
       [
-        `                        requests  ok  429s  dep-c share before spent`,
+        `                        requests  ok  429s  dep-c share from weighted down to spent`,
         `round robin only        ${plain.requests}       ${plain.ok}  ${plain.rateLimited}    ${plain.shareBeforeSpentPercent.toFixed(1)} %`,
         `with headroom push      ${pushed.requests}       ${pushed.ok}  ${pushed.rateLimited}    ${pushed.shareBeforeSpentPercent.toFixed(1)} %`,
         `dep-c weighted down at ${result.weightedDownAtMs} ms, spent at ${DEFAULT_SCENARIO.spendAtMs} ms, ` +
@@ -124,7 +124,7 @@ describe('HAProxy end to end: headroom steers a real HAProxy over its Runtime AP
     // Traffic moves off the deployment about to run dry before it does.
     expect(result.weightedDownAtMs).toBeDefined();
     expect(result.weightedDownAtMs as number).toBeLessThan(DEFAULT_SCENARIO.spendAtMs);
-    expect(pushed.shareBeforeSpentPercent).toBeLessThan(plain.shareBeforeSpentPercent - 8);
+    expect(pushed.shareBeforeSpentPercent).toBeLessThan(plain.shareBeforeSpentPercent / 2);
     // Spent: maint; back to ready once its quota resets, not before.
     expect(result.maintAtMs as number).toBeGreaterThan(DEFAULT_SCENARIO.spendAtMs);
     expect(result.maintAtMs as number).toBeLessThan(result.resetAtMs);

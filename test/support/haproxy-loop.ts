@@ -27,14 +27,14 @@ export interface LoopScenario {
 
 export const DEFAULT_SCENARIO: LoopScenario = {
   deployments: [
-    { name: 'dep-a', limit: 60 },
-    { name: 'dep-b', limit: 60 },
-    { name: 'dep-c', limit: 12 },
+    { name: 'dep-a', limit: 90 },
+    { name: 'dep-b', limit: 90 },
+    { name: 'dep-c', limit: 18 },
   ],
   spentDeployment: 'dep-c',
-  spendAtMs: 4_000,
-  windowMs: 10_000,
-  durationMs: 20_000,
+  spendAtMs: 7_000,
+  windowMs: 15_000,
+  durationMs: 30_000,
   requestsPerSecond: 6,
   analyticsIntervalSeconds: 1,
 };
@@ -46,7 +46,10 @@ export interface RunFigures {
   rateLimited: number;
   /** Requests each deployment served (200 or 429), as HAProxy named it. */
   servedBy: Record<string, number>;
-  /** Share of the spent deployment among requests before it was spent. */
+  /**
+   * Share of the spent deployment among requests from the first time headroom weighted it down
+   * (the start when it never did) until it was spent.
+   */
   shareBeforeSpentPercent: number;
 }
 
@@ -77,10 +80,10 @@ interface CallRecord {
   servedBy: string;
 }
 
-function figures(calls: readonly CallRecord[], spent: string, spendAtMs: number): RunFigures {
+function figures(calls: readonly CallRecord[], spent: string, fromMs: number, spendAtMs: number): RunFigures {
   const servedBy: Record<string, number> = {};
   for (const c of calls) servedBy[c.servedBy] = (servedBy[c.servedBy] ?? 0) + 1;
-  const before = calls.filter((c) => c.atMs < spendAtMs);
+  const before = calls.filter((c) => c.atMs >= fromMs && c.atMs < spendAtMs);
   return {
     requests: calls.length,
     ok: calls.filter((c) => c.status === 200).length,
@@ -200,8 +203,8 @@ pools:
       duration_ms: number;
     }>(`SELECT trigger, outcome, attempts, duration_ms FROM ${service.store.database}.pushes ORDER BY at`);
     return {
-      withoutHeadroom: figures(runs[0]?.calls ?? [], target, scenario.spendAtMs),
-      withHeadroom: figures(runs[1]?.calls ?? [], target, scenario.spendAtMs),
+      withoutHeadroom: figures(runs[0]?.calls ?? [], target, weightedDownAtMs ?? 0, scenario.spendAtMs),
+      withHeadroom: figures(runs[1]?.calls ?? [], target, weightedDownAtMs ?? 0, scenario.spendAtMs),
       timeline: ordered,
       weightedDownAtMs,
       maintAtMs,
