@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, parseHeadroomFile } from '../../src/config/index.ts';
 import { deliverWithRetry } from '../../src/delivery/index.ts';
-import { createPushTarget, type Advice, type PushTarget } from '../../src/rebalance/index.ts';
+import type { Advice, PushTarget } from '../../src/rebalance/index.ts';
 import { haproxyAvailable, startHaproxy, type Haproxy } from '../support/haproxy.ts';
 import { runHaproxyLoop, DEFAULT_SCENARIO } from '../support/haproxy-loop.ts';
+import { pushTargetFrom, threeKeyAdvice } from '../support/push-target.ts';
 import { startQuotaUpstreams, type QuotaUpstreams } from '../support/quota-upstream.ts';
 import { freePort } from '../support/service.ts';
 
@@ -12,27 +12,13 @@ if (!haproxyAvailable()) {
 }
 
 const NOW = Date.now();
-const ADVICE: Advice = {
-  pool: 'azure',
-  version: 2,
-  generated_at: NOW,
-  valid_until: NOW + 90_000,
-  keys: [
-    { key_id: 'key-a', weight: 0.6, state: 'active', reason: 'r' },
-    { key_id: 'key-b', weight: 0.4, state: 'active', reason: 'r' },
-    { key_id: 'key-c', weight: 0, state: 'exhausted', until: NOW + 60_000, reason: 'r' },
-  ],
-};
+const ADVICE = threeKeyAdvice({ nowMs: NOW, version: 2, weights: [0.6, 0.4], untilMs: NOW + 60_000 });
 const POLICY = { baseDelayMillis: 50, maxDelayMillis: 100, maxAttempts: 5, deadlineMillis: 600 };
 
 function haproxyTarget(address: string, keys: string): PushTarget {
-  const file = parseHeadroomFile(
-    `pools: [{ name: azure, push: [{ type: haproxy, address: '${address}', backend: deployments, keys: ${keys}, timeout_ms: 500 }] }]`,
-    'headroom.yaml',
+  return pushTargetFrom(
+    `{ type: haproxy, address: '${address}', backend: deployments, keys: ${keys}, timeout_ms: 500 }`,
   );
-  const [config] = loadConfig({ env: {}, overrides: { file } }).pushTargets;
-  if (config === undefined) throw new Error('no target');
-  return createPushTarget(config);
 }
 
 describe('HAProxy Runtime API target against a real HAProxy (TCP socket)', () => {

@@ -1,35 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, parseHeadroomFile } from '../../src/config/index.ts';
 import { deliverWithRetry } from '../../src/delivery/index.ts';
 import {
-  createPushTarget,
   verifyWebhookSignature,
   WEBHOOK_SIGNATURE_HEADER,
-  type Advice,
   type PushTarget,
 } from '../../src/rebalance/index.ts';
 import { startGatewayServer, type GatewayServer } from '../support/gateway-server.ts';
+import { pushTargetFrom, threeKeyAdvice } from '../support/push-target.ts';
 
 const NOW = Date.UTC(2026, 0, 5, 12);
-const ADVICE: Advice = {
-  pool: 'azure',
+const ADVICE = threeKeyAdvice({
+  nowMs: NOW,
   version: 7,
-  generated_at: NOW,
-  valid_until: NOW + 90_000,
-  keys: [
-    { key_id: 'key-a', weight: 0.75, state: 'active', reason: 'requests_per_minute: 400 left' },
-    { key_id: 'key-b', weight: 0.25, state: 'active', reason: 'requests_per_minute: 100 left' },
-    { key_id: 'key-c', weight: 0, state: 'exhausted', until: NOW + 30_000, reason: 'at its limit' },
-  ],
-};
+  weights: [0.75, 0.25],
+  untilMs: NOW + 30_000,
+  reasons: ['requests_per_minute: 400 left', 'requests_per_minute: 100 left', 'at its limit'],
+});
 const POLICY = { baseDelayMillis: 50, maxDelayMillis: 200, maxAttempts: 5, deadlineMillis: 3_000 };
-
-/** A target built from YAML the way `headroom serve` builds it. */
-function targetFrom(yaml: string, env: Record<string, string> = {}): PushTarget {
-  const file = parseHeadroomFile(`pools: [{ name: azure, push: [${yaml}] }]`, 'headroom.yaml');
-  const config = loadConfig({ env, overrides: { file } });
-  return createPushTarget(config.pushTargets[0] as (typeof config.pushTargets)[number]);
-}
 
 function pushWithRetry(target: PushTarget, deadlineMillis = POLICY.deadlineMillis) {
   return deliverWithRetry(() => target.push(ADVICE, new AbortController().signal), {
@@ -55,7 +42,9 @@ describe('LiteLLM target', () => {
 
   it('PATCHes /model/{id}/update with litellm_params.weight and the master key as bearer', async () => {
     const server = await gateway();
-    const result = await pushWithRetry(targetFrom(yaml(server.url), { LITELLM_MASTER_KEY: 'sk-master-1' }));
+    const result = await pushWithRetry(
+      pushTargetFrom(yaml(server.url), { LITELLM_MASTER_KEY: 'sk-master-1' }),
+    );
     expect(result).toMatchObject({ kind: 'success', attempts: 1 });
     expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       'PATCH /model/model-a/update',
@@ -76,7 +65,7 @@ describe('LiteLLM target', () => {
       status: 401,
       body: { error: { message: 'Authentication Error' } },
     }));
-    const result = await pushWithRetry(targetFrom(yaml(server.url), { LITELLM_MASTER_KEY: 'wrong' }));
+    const result = await pushWithRetry(pushTargetFrom(yaml(server.url), { LITELLM_MASTER_KEY: 'wrong' }));
     expect(result).toMatchObject({ kind: 'failure', attempts: 1 });
     expect(result.kind !== 'success' && result.error.message).toMatch(
       /PATCH http:\/\/127\.0\.0\.1:\d+\/model\/model-a\/update: HTTP 401: .*Authentication Error/,
@@ -88,7 +77,7 @@ describe('LiteLLM target', () => {
     const server = await gateway((_r, i) =>
       i < 2 ? { status: 503, body: 'busy' } : { status: 200, body: {} },
     );
-    const result = await pushWithRetry(targetFrom(yaml(server.url), { LITELLM_MASTER_KEY: 'k' }));
+    const result = await pushWithRetry(pushTargetFrom(yaml(server.url), { LITELLM_MASTER_KEY: 'k' }));
     expect(result).toMatchObject({ kind: 'success', attempts: 3 });
     expect(server.requests).toHaveLength(4); // two refused, then both keys
     const gaps = server.requests
@@ -114,7 +103,7 @@ describe('Bifrost target', () => {
       const id = r.path.split('/').pop() as string;
       return r.method === 'GET' ? { status: 200, body: stored(id, 1) } : { status: 200, body: {} };
     });
-    const target = targetFrom(
+    const target = pushTargetFrom(
       `{ type: bifrost, url: '${server.url}/', provider: openai, token: bf-admin, keys: { key-a: k-1, key-c: k-3 } }`,
     );
     expect(await pushWithRetry(target)).toMatchObject({ kind: 'success', attempts: 1 });
@@ -143,7 +132,7 @@ describe('Bifrost target', () => {
       status: 404,
       body: { error: { message: 'Provider key not found' } },
     }));
-    const target = targetFrom(
+    const target = pushTargetFrom(
       `{ type: bifrost, url: '${server.url}', provider: openai, keys: { key-a: nope } }`,
     );
     const result = await pushWithRetry(target);
@@ -156,7 +145,7 @@ describe('Bifrost target', () => {
 describe('reference gateway target', () => {
   it('PUTs the advice document to /admin/pools/{pool}/weights with the admin token', async () => {
     const server = await gateway();
-    const target = targetFrom(`{ type: gateway, url: '${server.url}', token: gw-admin }`);
+    const target = pushTargetFrom(`{ type: gateway, url: '${server.url}', token: gw-admin }`);
     expect(await pushWithRetry(target)).toMatchObject({ kind: 'success' });
     expect(server.requests).toHaveLength(1);
     const [request] = server.requests;
@@ -185,7 +174,7 @@ describe('reference gateway target', () => {
 describe('webhook target', () => {
   it('POSTs the advice signed over timestamp and body, which a receiver can verify', async () => {
     const server = await gateway();
-    const target = targetFrom(
+    const target = pushTargetFrom(
       `{ type: webhook, url: '${server.url}/hooks/advice', secret_env: HOOK_SECRET, keys: { key-a: A } }`,
       {
         HOOK_SECRET: 'whsec-test',
@@ -210,7 +199,7 @@ describe('webhook target', () => {
 
   it('retries a receiver that does not answer, within the deadline, then gives up', async () => {
     const server = await gateway(() => 'hang');
-    const target = targetFrom(
+    const target = pushTargetFrom(
       `{ type: webhook, url: '${server.url}', secret: s, timeout_ms: 300, deadline_ms: 1000 }`,
     );
     const started = performance.now();
@@ -229,7 +218,7 @@ describe('webhook target', () => {
     const url = server.url;
     await server.close();
     servers = [];
-    const result = await pushWithRetry(targetFrom(`{ type: webhook, url: '${url}', secret: s }`), 400);
+    const result = await pushWithRetry(pushTargetFrom(`{ type: webhook, url: '${url}', secret: s }`), 400);
     expect(result.kind).toBe('retryable');
     expect(result.attempts).toBeGreaterThanOrEqual(2);
   });
