@@ -115,7 +115,8 @@ describe('HAProxy end to end: headroom steers a real HAProxy over its Runtime AP
     expect(result.maintAtMs as number).toBeGreaterThan(DEFAULT_SCENARIO.spendAtMs);
     expect(result.maintAtMs as number).toBeLessThan(result.resetAtMs);
     expect(result.readyAgainAtMs as number).toBeGreaterThanOrEqual(result.resetAtMs - 50);
-    expect(result.readyAgainAtMs as number).toBeLessThan(result.resetAtMs + 2_000);
+    // Timers run late while the embedded ClickHouse holds the event loop on a loaded machine.
+    expect(result.readyAgainAtMs as number).toBeLessThan(result.resetAtMs + 3_000);
     expect(result.pushes.some((p) => p.trigger === 'reenable')).toBe(true);
     expect(result.pushes.every((p) => p.outcome === 'success')).toBe(true);
     // The app sees far fewer 429s for the same traffic and quotas.

@@ -45,6 +45,7 @@ describe('migrations', () => {
       'api_calls',
       'forecasts',
       'notifications',
+      'pushes',
       'ratelimit_latest',
       'schema_migrations',
       'silences',

@@ -68,7 +68,7 @@ describe('pushing advice from the analytics cycle', () => {
 
   it('a hanging gateway delays neither the cycle nor another target; pushes are recorded and shown', async () => {
     const targets = `[
-      { type: webhook, name: stuck, url: '${hanging.url}/hook', secret: s, timeout_ms: 5000, deadline_ms: 60000 },
+      { type: webhook, name: stuck, url: '${hanging.url}/hook', secret: s, timeout_ms: 20000, deadline_ms: 60000 },
       { type: gateway, url: '${healthy.url}', token_env: GW_TOKEN }
     ]`;
     // chDB opens one data directory per process: the baseline runs first, on its own.
@@ -91,11 +91,11 @@ describe('pushing advice from the analytics cycle', () => {
       [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     console.log(
       `cycle ms without push targets: ${durations.baseline.map((d) => d.toFixed(1)).join(', ')} ` +
-        `(median ${median(durations.baseline).toFixed(1)}); with a hanging target (5 s timeout): ` +
+        `(median ${median(durations.baseline).toFixed(1)}); with a hanging target (20 s timeout): ` +
         `${durations.pushing.map((d) => d.toFixed(1)).join(', ')} (median ${median(durations.pushing).toFixed(1)})`,
     );
-    // The hanging push takes at least its 5 s timeout; the cycles around it do not wait for it.
-    expect(Math.max(...durations.pushing)).toBeLessThan(2_500);
+    // The hanging push takes at least its 20 s timeout; the cycles around it do not wait for it.
+    expect(Math.max(...durations.pushing)).toBeLessThan(10_000);
     expect(service.pusher?.pending).toBeGreaterThan(0);
 
     // The healthy gateway got the advice at once, once (the advice did not change between cycles).
