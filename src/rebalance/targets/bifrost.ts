@@ -1,8 +1,8 @@
 import type { PushTargetConfig } from '../../config/index.ts';
 import { ErrorCode, HeadroomError, type IoResult } from '../../errors/index.ts';
 import { asRecord } from '../../telemetry/index.ts';
-import { bearer, eachUntilFailure, requestGateway } from './http.ts';
-import { mappedKeys, type PushTarget } from './types.ts';
+import { bearer, requestGateway } from './http.ts';
+import { pushEachKey, type PushTarget } from './types.ts';
 
 type BifrostConfig = Extract<PushTargetConfig, { type: 'bifrost' }>;
 
@@ -48,22 +48,13 @@ export function createBifrostTarget(config: BifrostConfig): PushTarget {
     pool: config.pool,
     name: config.name,
     type: 'bifrost',
-    async push(advice, signal) {
-      const mapped = mappedKeys(advice, config.keys);
-      const result = await eachUntilFailure(mapped, ({ gatewayId, key }) =>
-        updateKey(gatewayId, key.weight, signal),
-      );
-      if (result.kind !== 'success') return result;
-      return {
-        kind: 'success',
-        value: {
-          summary: mapped
-            .map((m) =>
-              m.key.weight > 0 ? `${m.gatewayId} weight ${m.key.weight}` : `${m.gatewayId} disabled`,
-            )
-            .join(', '),
-        },
-      };
-    },
+    push: (advice, signal) =>
+      pushEachKey(
+        advice,
+        config.keys,
+        ({ gatewayId, key }) => updateKey(gatewayId, key.weight, signal),
+        ({ gatewayId, key }) =>
+          key.weight > 0 ? `${gatewayId} weight ${key.weight}` : `${gatewayId} disabled`,
+      ),
   };
 }

@@ -1,6 +1,6 @@
 import type { PushTargetConfig } from '../../config/index.ts';
-import { bearer, eachUntilFailure, requestGateway } from './http.ts';
-import { mappedKeys, type PushTarget } from './types.ts';
+import { bearer, requestGateway } from './http.ts';
+import { pushEachKey, type PushTarget } from './types.ts';
 
 type LitellmConfig = Extract<PushTargetConfig, { type: 'litellm' }>;
 
@@ -16,25 +16,22 @@ export function createLitellmTarget(config: LitellmConfig): PushTarget {
     pool: config.pool,
     name: config.name,
     type: 'litellm',
-    async push(advice, signal) {
-      const mapped = mappedKeys(advice, config.keys);
-      const result = await eachUntilFailure(mapped, ({ gatewayId, key }) =>
-        requestGateway(
-          `${base}/model/${encodeURIComponent(gatewayId)}/update`,
-          {
-            method: 'PATCH',
-            headers: bearer(config.token),
-            body: JSON.stringify({ litellm_params: { weight: key.weight } }),
-          },
-          config.timeout_ms,
-          signal,
-        ),
-      );
-      if (result.kind !== 'success') return result;
-      return {
-        kind: 'success',
-        value: { summary: mapped.map((m) => `${m.gatewayId} weight ${m.key.weight}`).join(', ') },
-      };
-    },
+    push: (advice, signal) =>
+      pushEachKey(
+        advice,
+        config.keys,
+        ({ gatewayId, key }) =>
+          requestGateway(
+            `${base}/model/${encodeURIComponent(gatewayId)}/update`,
+            {
+              method: 'PATCH',
+              headers: bearer(config.token),
+              body: JSON.stringify({ litellm_params: { weight: key.weight } }),
+            },
+            config.timeout_ms,
+            signal,
+          ),
+        ({ gatewayId, key }) => `${gatewayId} weight ${key.weight}`,
+      ),
   };
 }

@@ -1,5 +1,6 @@
 import type { PushTargetType } from '../../config/index.ts';
 import type { IoResult } from '../../errors/index.ts';
+import { eachUntilFailure } from './http.ts';
 import type { Advice } from '../index.ts';
 
 /** What one push told the gateway, in a line for logs and the `pushes` table. */
@@ -38,4 +39,23 @@ export function renameAdviceKeys(advice: Advice, keys: Readonly<Record<string, s
     ...advice,
     keys: mappedKeys(advice, keys).map(({ gatewayId, key }) => ({ ...key, key_id: gatewayId })),
   };
+}
+
+type MappedKey = ReturnType<typeof mappedKeys>[number];
+
+/**
+ * Brings each key the gateway knows in line, in order, one request (or a few) per key, stopping at
+ * the first outcome that is not a success (a retry repeats the whole push); the summary lists what
+ * each key was told.
+ */
+export async function pushEachKey(
+  advice: Advice,
+  keys: Readonly<Record<string, string>> | undefined,
+  step: (mapped: MappedKey) => Promise<IoResult<unknown>>,
+  describe: (mapped: MappedKey) => string,
+): Promise<IoResult<PushApplied>> {
+  const mapped = mappedKeys(advice, keys);
+  const result = await eachUntilFailure(mapped, step);
+  if (result.kind !== 'success') return result;
+  return { kind: 'success', value: { summary: mapped.map(describe).join(', ') } };
 }
