@@ -43,7 +43,11 @@ const MAX_TIMER_MILLIS = 3_600_000;
 interface TargetEntry {
   target: PushTarget;
   policy: Partial<RetryPolicy>;
+  /** What was decided and how the last push ended; `inFlight` is derived from the two flags below. */
   state: TargetPushState;
+  running: boolean;
+  /** A newer push waits for the running one (the queue keeps only the latest). */
+  waiting: boolean;
   last: PushRow | undefined;
 }
 
@@ -60,6 +64,8 @@ export function createPusher(options: {
     target,
     policy: policy ?? {},
     state: { decided: undefined, lastOutcome: undefined, inFlight: false },
+    running: false,
+    waiting: false,
     last: undefined,
   }));
   const laneOf = (target: PushTarget): string => `${target.pool}\u0000${target.name}`;
@@ -102,7 +108,6 @@ export function createPusher(options: {
     };
     entry.last = row;
     entry.state.lastOutcome = result.kind;
-    entry.state.inFlight = false;
     const fields = {
       pool: target.pool,
       target: target.name,
@@ -123,11 +128,21 @@ export function createPusher(options: {
     for (const entry of entries) {
       const advice = latest.get(entry.target.pool);
       if (advice === undefined) continue;
+      entry.state.inFlight = entry.running || entry.waiting;
       const decision = decidePush(entry.state, advice, nowMs);
       if (decision === undefined) continue;
       entry.state.decided = decision.identity;
-      entry.state.inFlight = true;
-      queue.enqueue(laneOf(entry.target), () => run(entry, decision));
+      if (entry.running) entry.waiting = true;
+      else entry.running = true;
+      queue.enqueue(laneOf(entry.target), async () => {
+        entry.waiting = false;
+        entry.running = true;
+        try {
+          await run(entry, decision);
+        } finally {
+          entry.running = false;
+        }
+      });
     }
     scheduleReenable(nowMs);
   };
@@ -163,7 +178,7 @@ export function createPusher(options: {
         pool: e.target.pool,
         target: e.target.name,
         type: e.target.type,
-        inFlight: e.state.inFlight,
+        inFlight: e.running || e.waiting,
         last: e.last,
       }));
     },
