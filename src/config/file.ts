@@ -353,8 +353,11 @@ export const DEFAULT_FILE: HeadroomFile = fileSchema.parse({});
 
 /** Parses and validates the YAML text of a headroom configuration file. */
 export function parseHeadroomFile(text: string, source: string): HeadroomFile {
-  // Push targets may carry a gateway token or a webhook secret in the file.
-  return parseConfigDocument(fileSchema, text, source, { hiddenFields: ['token', 'secret'] });
+  // Push targets may carry a gateway token or a webhook secret in the file, and a gateway's own name
+  // for its credential is an easy slip for `token`: none of them is ever printed.
+  return parseConfigDocument(fileSchema, text, source, {
+    hiddenFields: ['token', 'secret', 'master_key', 'api_key', 'password'],
+  });
 }
 
 export function readHeadroomFile(path: string): HeadroomFile {

@@ -169,5 +169,11 @@ describe('push target configuration', () => {
     }
     expect(message).toMatch(/pools\[0\]\.push\[0\]\.keys\.a: "" is invalid/);
     expect(message).not.toContain('sk-visible');
+    expect(() =>
+      parseHeadroomFile(
+        "pools: [{ name: p, push: [{ type: litellm, url: 'http://x', master_key: sk-slip, keys: {} }] }]",
+        'h.yaml',
+      ),
+    ).toThrow(/pools\[0\]\.push\[0\]\.master_key: \(hidden\) is not a known field/);
   });
 });
