@@ -103,6 +103,7 @@ describe('HAProxy end to end: headroom steers a real HAProxy over its Runtime AP
         `dep-c weighted down at ${result.weightedDownAtMs} ms, spent at ${DEFAULT_SCENARIO.spendAtMs} ms, ` +
           `maint at ${result.maintAtMs} ms, ready again at ${result.readyAgainAtMs} ms (reset at ${result.resetAtMs} ms); ` +
           `pushes: ${result.pushes.map((p) => `${p.trigger}:${p.outcome}`).join(' ')}`,
+        `setup ${result.timings.setupMs} ms, traffic ${result.timings.runMs} ms, stop ${result.timings.cleanupMs} ms`,
       ].join('\n'),
     );
     // Round robin alone sends a third of the traffic to the small deployment, then 429s once it is spent.
@@ -121,5 +122,5 @@ describe('HAProxy end to end: headroom steers a real HAProxy over its Runtime AP
     expect(result.pushes.every((p) => p.outcome === 'success')).toBe(true);
     // The app sees far fewer 429s for the same traffic and quotas.
     expect(pushed.rateLimited).toBeLessThan(plain.rateLimited / 3);
-  });
+  }, 90_000); // about 33 s; the margin is for a machine loaded by other work
 });

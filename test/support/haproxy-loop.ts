@@ -72,6 +72,8 @@ export interface LoopResult {
   resetAtMs: number;
   /** Pushes headroom made, from its `pushes` table. */
   pushes: Array<{ trigger: string; outcome: string; attempts: number; duration_ms: number }>;
+  /** Wall time of starting everything, of the traffic, and of stopping everything. */
+  timings: { setupMs: number; runMs: number; cleanupMs: number };
 }
 
 interface CallRecord {
@@ -97,8 +99,14 @@ function figures(calls: readonly CallRecord[], spent: string, fromMs: number, sp
 export async function runHaproxyLoop(scenario: LoopScenario = DEFAULT_SCENARIO): Promise<LoopResult> {
   const data = await makeDataDir('headroom-haproxy-loop-');
   const cleanups: Array<() => Promise<void>> = [() => data.remove()];
+  const setupStartedMs = Date.now();
+  let result: Omit<LoopResult, 'timings'>;
+  let setupMs: number | undefined;
+  let runMs: number | undefined;
+  let cleanupMs: number | undefined;
   try {
-    const startMs = Date.now() + 2_000; // time for HAProxy and headroom to start
+    // Provisional: the windows start again once everything is up.
+    let startMs = Date.now();
     const upstreams: QuotaUpstreams[] = [];
     const proxies: Haproxy[] = [];
     for (let i = 0; i < 2; i++) {
@@ -159,13 +167,15 @@ pools:
       }
     };
 
+    startMs = Date.now() + 200;
+    for (const u of upstreams) u.restartWindows(startMs);
+    setupMs = startMs - setupStartedMs;
     const timeline: StateSample[] = [];
     const sampling = setInterval(() => {
       const atMs = Date.now() - startMs;
       void pushed.serverStates().then((states) => timeline.push({ atMs, states }));
     }, 100);
     cleanups.unshift(() => Promise.resolve(clearInterval(sampling)));
-
     await new Promise((r) => setTimeout(r, Math.max(0, startMs - Date.now())));
     const inFlight: Array<Promise<void>> = [];
     const gapMs = 1000 / scenario.requestsPerSecond;
@@ -183,6 +193,7 @@ pools:
     }
     await Promise.all(inFlight);
     clearInterval(sampling);
+    runMs = Date.now() - startMs;
 
     const target = scenario.spentDeployment;
     const ordered = timeline.sort((a, b) => a.atMs - b.atMs);
@@ -202,7 +213,7 @@ pools:
       attempts: number;
       duration_ms: number;
     }>(`SELECT trigger, outcome, attempts, duration_ms FROM ${service.store.database}.pushes ORDER BY at`);
-    return {
+    result = {
       withoutHeadroom: figures(runs[0]?.calls ?? [], target, weightedDownAtMs ?? 0, scenario.spendAtMs),
       withHeadroom: figures(runs[1]?.calls ?? [], target, weightedDownAtMs ?? 0, scenario.spendAtMs),
       timeline: ordered,
@@ -213,6 +224,9 @@ pools:
       pushes,
     };
   } finally {
+    const cleanupStartedMs = Date.now();
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    cleanupMs = Date.now() - cleanupStartedMs;
   }
+  return { ...result, timings: { setupMs: setupMs ?? 0, runMs: runMs ?? 0, cleanupMs: cleanupMs ?? 0 } };
 }

@@ -28,6 +28,8 @@ export interface QuotaUpstreams {
   readonly deployments: readonly Deployment[];
   /** Epoch ms at which window `n` (from 0) starts. */
   windowStartMs(n: number): number;
+  /** Starts window 0 afresh at `startMs` (quotas full), e.g. once everything else has started. */
+  restartWindows(startMs: number): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startQuotaUpstreams(
 ): Promise<QuotaUpstreams> {
   const servers: Server[] = [];
   const deployments: Deployment[] = [];
+  const resets: Array<() => void> = [];
   const windowOf = (nowMs: number): number => Math.floor((nowMs - startMs) / windowMs);
   for (const spec of specs) {
     let window = 0;
@@ -51,6 +54,10 @@ export async function startQuotaUpstreams(
         used = 0;
       }
     };
+    resets.push(() => {
+      window = 0;
+      used = 0;
+    });
     const server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
@@ -116,6 +123,10 @@ export async function startQuotaUpstreams(
   return {
     deployments,
     windowStartMs: (n) => startMs + n * windowMs,
+    restartWindows(at) {
+      startMs = at;
+      for (const reset of resets) reset();
+    },
     close: () =>
       Promise.all(
         servers.map(
