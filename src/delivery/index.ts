@@ -6,6 +6,16 @@
  */
 import type { IoResult } from '../errors/index.ts';
 
+export { requestJson } from './http.ts';
+export type { HttpAnswer } from './http.ts';
+export {
+  signWebhookBody,
+  verifyWebhookSignature,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  WEBHOOK_TOLERANCE_SECONDS,
+} from './webhook-signature.ts';
+
 export interface RetryPolicy {
   /** Attempts in all, including the first. Default 5. */
   maxAttempts: number;

@@ -41,10 +41,13 @@ export const ErrorCode = {
   notFound: 'HEADROOM_ERR_NOT_FOUND',
   notReady: 'HEADROOM_ERR_NOT_READY',
   shuttingDown: 'HEADROOM_ERR_SHUTTING_DOWN',
-  /** A gateway refused a push (4xx, or an error text from HAProxy's Runtime API): repeating it cannot help. */
-  pushRejected: 'HEADROOM_ERR_PUSH_REJECTED',
-  /** A gateway could not be reached or failed (5xx, timeout, connection refused): worth retrying. */
-  pushUnavailable: 'HEADROOM_ERR_PUSH_UNAVAILABLE',
+  /**
+   * A receiver of a delivery (alert channel, gateway admin API, webhook) refused it: a 4xx, or an
+   * error text from HAProxy's Runtime API. Repeating it cannot help.
+   */
+  deliveryRejected: 'HEADROOM_ERR_DELIVERY_REJECTED',
+  /** A receiver could not be reached or failed (5xx, 429, timeout, connection refused): worth retrying. */
+  deliveryUnavailable: 'HEADROOM_ERR_DELIVERY_UNAVAILABLE',
   internal: 'HEADROOM_ERR_INTERNAL',
   /** A CLI command could not reach the running service it talks to. */
   serviceUnreachable: 'HEADROOM_ERR_SERVICE_UNREACHABLE',

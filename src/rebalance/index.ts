@@ -155,9 +155,5 @@ export {
   scaleHaproxyWeights,
   queryRuntimeApi,
   sendRuntimeCommand,
-  signWebhookBody,
-  verifyWebhookSignature,
-  WEBHOOK_SIGNATURE_HEADER,
-  WEBHOOK_TOLERANCE_SECONDS,
 } from './targets/index.ts';
 export type { PushApplied, PushTarget } from './targets/index.ts';

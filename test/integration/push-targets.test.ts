@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { deliverWithRetry } from '../../src/delivery/index.ts';
 import {
+  deliverWithRetry,
   verifyWebhookSignature,
   WEBHOOK_SIGNATURE_HEADER,
-  type PushTarget,
-} from '../../src/rebalance/index.ts';
+  WEBHOOK_TIMESTAMP_HEADER,
+} from '../../src/delivery/index.ts';
+import type { PushTarget } from '../../src/rebalance/index.ts';
 import { startGatewayServer, type GatewayServer } from '../support/gateway-server.ts';
 import { pushTargetFrom, threeKeyAdvice } from '../support/push-target.ts';
 
@@ -184,13 +185,16 @@ describe('webhook target', () => {
     const [request] = server.requests;
     expect(`${request?.method} ${request?.path}`).toBe('POST /hooks/advice');
     expect(request?.headers['x-headroom-event']).toBe('advice');
-    const signature = request?.headers[WEBHOOK_SIGNATURE_HEADER] as string;
+    const headers = {
+      timestamp: request?.headers[WEBHOOK_TIMESTAMP_HEADER] as string | undefined,
+      signature: request?.headers[WEBHOOK_SIGNATURE_HEADER] as string | undefined,
+    };
+    const body = request?.body ?? '';
     const nowSeconds = Math.floor(Date.now() / 1000);
-    expect(verifyWebhookSignature('whsec-test', request?.body ?? '', signature, nowSeconds)).toBe(true);
-    expect(verifyWebhookSignature('whsec-test', request?.body ?? '', signature, nowSeconds + 301)).toBe(
-      false,
-    );
-    expect(verifyWebhookSignature('whsec-other', request?.body ?? '', signature, nowSeconds)).toBe(false);
+    expect(headers.signature).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(verifyWebhookSignature('whsec-test', body, headers, nowSeconds)).toBe(true);
+    expect(verifyWebhookSignature('whsec-test', body, headers, nowSeconds + 301)).toBe(false);
+    expect(verifyWebhookSignature('whsec-other', body, headers, nowSeconds)).toBe(false);
     // Only the keys the receiver knows, under its names.
     expect((JSON.parse(request?.body ?? '') as { keys: Array<{ key_id: string }> }).keys).toEqual([
       expect.objectContaining({ key_id: 'A', weight: 0.75 }),

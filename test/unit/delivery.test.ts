@@ -5,6 +5,8 @@ import {
   createDeliveryQueue,
   deliverWithRetry,
   DEFAULT_RETRY_POLICY,
+  signWebhookBody,
+  verifyWebhookSignature,
 } from '../../src/delivery/index.ts';
 
 /** A virtual clock: sleeping advances it, nothing waits for real. */
@@ -132,5 +134,26 @@ describe('createDeliveryQueue', () => {
     await queue.drain(50);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(queue.pending).toBe(1);
+  });
+});
+
+describe('webhook signature', () => {
+  it('signs the timestamp with the body, and a receiver refuses tampering and replays', () => {
+    const body = '{"pool":"p","version":3}';
+    const signature = signWebhookBody('s3cret', '1700000000', body);
+    expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/);
+    const headers = { timestamp: '1700000000', signature };
+    expect(verifyWebhookSignature('s3cret', body, headers, 1_700_000_100)).toBe(true);
+    expect(verifyWebhookSignature('s3cret', body.replace('3', '4'), headers, 1_700_000_100)).toBe(false);
+    expect(verifyWebhookSignature('other', body, headers, 1_700_000_100)).toBe(false);
+    // Older than five minutes: a replay.
+    expect(verifyWebhookSignature('s3cret', body, headers, 1_700_000_301)).toBe(false);
+    // A fresh timestamp does not make an old signature valid.
+    expect(
+      verifyWebhookSignature('s3cret', body, { timestamp: '1700000200', signature }, 1_700_000_200),
+    ).toBe(false);
+    expect(verifyWebhookSignature('s3cret', body, { timestamp: undefined, signature }, 1_700_000_000)).toBe(
+      false,
+    );
   });
 });

@@ -1,5 +1,5 @@
-import { createHmac } from 'node:crypto';
 import type { NotificationIntent, SentAlert } from '../pipeline.ts';
+import { signWebhookBody, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../../delivery/index.ts';
 import { postJson } from './http-post.ts';
 import type { Notifier } from './notifier.ts';
 
@@ -55,16 +55,8 @@ export function buildWebhookPayload(intent: NotificationIntent): object {
   };
 }
 
-/**
- * The signature a receiver checks: `sha256=` and the hex HMAC-SHA256 of `<timestamp>.<body>`, the
- * timestamp (Unix seconds) sent alongside so that a captured request cannot be replayed later.
- */
-export function signWebhookBody(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-export const WEBHOOK_SIGNATURE_HEADER = 'x-headroom-signature';
-export const WEBHOOK_TIMESTAMP_HEADER = 'x-headroom-timestamp';
+// One signature for every webhook headroom sends: alerts and advice are verified alike.
+export { signWebhookBody, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER };
 
 export function createWebhookNotifier(options: WebhookOptions): Notifier {
   return {

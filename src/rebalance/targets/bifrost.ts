@@ -1,7 +1,8 @@
 import type { PushTargetConfig } from '../../config/index.ts';
 import { ErrorCode, HeadroomError, type IoResult } from '../../errors/index.ts';
 import { asRecord } from '../../telemetry/index.ts';
-import { bearer, requestGateway } from './http.ts';
+import { requestJson } from '../../delivery/index.ts';
+import { bearer } from './http.ts';
 import { pushEachKey, type PushTarget } from './types.ts';
 
 type BifrostConfig = Extract<PushTargetConfig, { type: 'bifrost' }>;
@@ -21,7 +22,7 @@ export function createBifrostTarget(config: BifrostConfig): PushTarget {
     signal: AbortSignal,
   ): Promise<IoResult<unknown>> => {
     const url = `${base}/${encodeURIComponent(gatewayId)}`;
-    const current = await requestGateway(url, { method: 'GET', headers }, config.timeout_ms, signal);
+    const current = await requestJson(url, { method: 'GET', headers }, config.timeout_ms, { signal });
     if (current.kind !== 'success') return current;
     let stored: Readonly<Record<string, unknown>> | undefined;
     try {
@@ -32,17 +33,14 @@ export function createBifrostTarget(config: BifrostConfig): PushTarget {
     if (stored === undefined) {
       return {
         kind: 'failure',
-        error: new HeadroomError(ErrorCode.pushRejected, `GET ${url}: expected a key object as JSON`),
+        error: new HeadroomError(ErrorCode.deliveryRejected, `GET ${url}: expected a key object as JSON`),
       };
     }
     const enabled = weight > 0;
     const body = { ...stored, enabled, ...(enabled ? { weight } : {}) };
-    return requestGateway(
-      url,
-      { method: 'PUT', headers, body: JSON.stringify(body) },
-      config.timeout_ms,
+    return requestJson(url, { method: 'PUT', headers, body: JSON.stringify(body) }, config.timeout_ms, {
       signal,
-    );
+    });
   };
   return {
     pool: config.pool,

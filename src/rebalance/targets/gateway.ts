@@ -1,6 +1,7 @@
 import type { PushTargetConfig } from '../../config/index.ts';
 import { renderAdviceJson } from '../advice-json.ts';
-import { bearer, requestGateway } from './http.ts';
+import { requestJson } from '../../delivery/index.ts';
+import { bearer } from './http.ts';
 import { renameAdviceKeys, type PushTarget } from './types.ts';
 
 type GatewayConfig = Extract<PushTargetConfig, { type: 'gateway' }>;
@@ -17,11 +18,11 @@ export function createGatewayTarget(config: GatewayConfig): PushTarget {
     type: 'gateway',
     async push(advice, signal) {
       const document = renderAdviceJson(renameAdviceKeys(advice, config.keys));
-      const result = await requestGateway(
+      const result = await requestJson(
         `${base}/admin/pools/${encodeURIComponent(advice.pool)}/weights`,
         { method: 'PUT', headers: bearer(config.token), body: JSON.stringify(document) },
         config.timeout_ms,
-        signal,
+        { signal },
       );
       if (result.kind !== 'success') return result;
       return { kind: 'success', value: { summary: `advice version ${advice.version}` } };

@@ -72,7 +72,7 @@ export function queryRuntimeApi(
     };
     const unavailable = (detail: string, cause?: unknown): IoResult<string> => ({
       kind: signal.aborted ? 'failure' : 'retryable',
-      error: new HeadroomError(ErrorCode.pushUnavailable, `HAProxy Runtime API ${address}: ${detail}`, {
+      error: new HeadroomError(ErrorCode.deliveryUnavailable, `HAProxy Runtime API ${address}: ${detail}`, {
         cause,
       }),
     });
@@ -107,7 +107,7 @@ export async function sendRuntimeCommand(
   return {
     kind: 'failure',
     error: new HeadroomError(
-      ErrorCode.pushRejected,
+      ErrorCode.deliveryRejected,
       `HAProxy Runtime API ${address} refused "${command}": ${answer.slice(0, 200)}`,
     ),
   };

@@ -35,9 +35,3 @@ export {
   queryRuntimeApi,
   HAPROXY_MAX_WEIGHT,
 } from './haproxy.ts';
-export {
-  signWebhookBody,
-  verifyWebhookSignature,
-  WEBHOOK_SIGNATURE_HEADER,
-  WEBHOOK_TOLERANCE_SECONDS,
-} from './webhook.ts';

@@ -1,5 +1,6 @@
 import type { PushTargetConfig } from '../../config/index.ts';
-import { bearer, requestGateway } from './http.ts';
+import { requestJson } from '../../delivery/index.ts';
+import { bearer } from './http.ts';
 import { pushEachKey, type PushTarget } from './types.ts';
 
 type LitellmConfig = Extract<PushTargetConfig, { type: 'litellm' }>;
@@ -21,7 +22,7 @@ export function createLitellmTarget(config: LitellmConfig): PushTarget {
         advice,
         config.keys,
         ({ gatewayId, key }) =>
-          requestGateway(
+          requestJson(
             `${base}/model/${encodeURIComponent(gatewayId)}/update`,
             {
               method: 'PATCH',
@@ -29,7 +30,7 @@ export function createLitellmTarget(config: LitellmConfig): PushTarget {
               body: JSON.stringify({ litellm_params: { weight: key.weight } }),
             },
             config.timeout_ms,
-            signal,
+            { signal },
           ),
         ({ gatewayId, key }) => `${gatewayId} weight ${key.weight}`,
       ),
