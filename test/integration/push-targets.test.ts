@@ -5,9 +5,12 @@ import {
   WEBHOOK_SIGNATURE_HEADER,
   WEBHOOK_TIMESTAMP_HEADER,
 } from '../../src/delivery/index.ts';
+import { parseGatewayConfig } from '../../src/config/index.ts';
+import { startGateway } from '../../src/gateway/index.ts';
 import type { PushTarget } from '../../src/rebalance/index.ts';
 import { startGatewayServer, type GatewayServer } from '../support/gateway-server.ts';
 import { pushTargetFrom, threeKeyAdvice } from '../support/push-target.ts';
+import { freePort } from '../support/service.ts';
 
 const NOW = Date.UTC(2026, 0, 5, 12);
 const ADVICE = threeKeyAdvice({
@@ -169,6 +172,59 @@ describe('reference gateway target', () => {
         },
       ],
     });
+  });
+});
+
+describe("push to headroom's reference gateway (the real one)", () => {
+  it('the gateway takes the pushed weights and holds the exhausted key out until its until; a wrong token is refused once', async () => {
+    const gateway = await startGateway(
+      parseGatewayConfig(
+        `
+port: 0
+admin_token_env: GW_ADMIN
+headroom: { url: "http://127.0.0.1:${await freePort()}", poll_interval_ms: 60000, spans: false }
+pools:
+  - name: azure
+    base_url: http://127.0.0.1:${await freePort()}
+    keys: [{ id: key-a, secret: sk-a }, { id: key-b, secret: sk-b }, { id: key-c, secret: sk-c }]
+`,
+        'gateway.yaml',
+        { GW_ADMIN: 'gw-admin' },
+      ),
+    );
+    try {
+      const advice = threeKeyAdvice({
+        nowMs: Date.now(),
+        version: 4,
+        weights: [0.75, 0.25],
+        untilMs: Date.now() + 60_000,
+      });
+      const signal = new AbortController().signal;
+      const target = pushTargetFrom(`{ type: gateway, url: '${gateway.url}', token: gw-admin }`);
+      expect(await deliverWithRetry(() => target.push(advice, signal), POLICY)).toMatchObject({
+        kind: 'success',
+        attempts: 1,
+      });
+      const view = (await (
+        await fetch(`${gateway.url}/admin/pools/azure`, { headers: { authorization: 'Bearer gw-admin' } })
+      ).json()) as {
+        source: string;
+        keys: Array<{ key_id: string; weight: number; held_until: string | null }>;
+      };
+      expect(view.source).toBe('advice v4');
+      expect(view.keys).toMatchObject([
+        { key_id: 'key-a', weight: 0.75, held_until: null },
+        { key_id: 'key-b', weight: 0.25, held_until: null },
+        { key_id: 'key-c', held_until: new Date(advice.keys[2]?.until ?? 0).toISOString() },
+      ]);
+
+      const wrong = pushTargetFrom(`{ type: gateway, url: '${gateway.url}', token: not-the-token }`);
+      const refused = await deliverWithRetry(() => wrong.push(advice, signal), POLICY);
+      expect(refused).toMatchObject({ kind: 'failure', attempts: 1 });
+      expect(refused.kind !== 'success' && refused.error.message).toMatch(/HTTP 401/);
+    } finally {
+      await gateway.close(100);
+    }
   });
 });
 
