@@ -155,6 +155,8 @@ pools:
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: 'Bearer sk-app' },
           body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+          // A call never waits long enough to stall the run (status 0 is counted as a failed call).
+          signal: AbortSignal.timeout(10_000),
         });
         await response.text();
         run.calls.push({

@@ -67,8 +67,13 @@ ${servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} weight 100`).join('
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}:\n${output}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' }).then(
-      () => true,
+    // Ready when the answer comes through HAProxy (it names the server): the free port found above
+    // may have been taken by another process in the meantime.
+    const ready = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(1_000),
+    }).then(
+      (response) => response.headers.has('x-served-by'),
       () => false,
     );
     if (ready && (await command('show info')).kind === 'success') break;
