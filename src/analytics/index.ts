@@ -107,6 +107,7 @@ export function createAnalytics(options: {
     store,
     file,
     slack: config.slack,
+    ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     clock,
     rules: {
       warningRatio: file.alerts.warning_ratio,

@@ -735,7 +735,7 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
       dispersion * mean +
       massBuckets * massBuckets * levelVariance +
       mean * mean * (shapeVariance + driftVariance);
-    if (!(mean > 0)) return 0;
+    if (!(mean > 0)) return used;
     let low = 0;
     let high = mean + 20 * Math.sqrt(Math.max(variance, 0)) + 1;
     for (let i = 0; i < 50 && high - low > 1e-6 * high; i += 1) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Analytics, AnalyticsSnapshot } from '../analytics/index.ts';
-import { silenceFromRow } from '../alerts/index.ts';
+import { silencedBy, silenceFromRow } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
 import {
@@ -14,6 +14,7 @@ import {
   buildPoolsView,
   KeysViewSchema,
   PoolsViewSchema,
+  type SilenceMatcher,
 } from '../view/index.ts';
 import type { ZodTypeProvider } from './zod.ts';
 
@@ -51,6 +52,13 @@ export function requireSnapshot(analytics: Analytics): AnalyticsSnapshot {
     );
   }
   return snapshot;
+}
+
+/** Matches alerts against the silences as they are now. */
+export async function readSilenceMatcher(store: Store): Promise<SilenceMatcher> {
+  const silences = (await store.readSilences()).map(silenceFromRow);
+  const nowMs = Date.now();
+  return (labels) => silencedBy(labels, silences, nowMs);
 }
 
 /** The read API over the latest analytics cycle: pools, keys, advice, alerts. */
@@ -102,8 +110,7 @@ export async function apiPlugin(
     { schema: { querystring: AlertsQuerySchema, response: { 200: AlertsViewSchema } } },
     async (request) => {
       const history = await store.readAlertHistory(request.query.limit);
-      const silences = (await store.readSilences()).map(silenceFromRow);
-      return buildAlertsView(analytics.snapshot()?.alerts ?? [], history, silences, Date.now());
+      return buildAlertsView(analytics.snapshot()?.alerts ?? [], history, await readSilenceMatcher(store));
     },
   );
 }

@@ -61,6 +61,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       sessions,
       adminToken: config.adminToken,
       secureCookie: config.publicUrl?.startsWith('https:') ?? false,
+      // Asking a few times per cycle shows a new cycle within seconds without loading the service.
+      pollMillis: Math.min(10_000, Math.max(1000, (config.file.analytics.interval_seconds * 1000) / 3)),
       ...(ingest === undefined ? {} : { ingest }),
     });
   }

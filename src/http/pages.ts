@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { silenceFromRow } from '../alerts/index.ts';
 import type { Analytics } from '../analytics/index.ts';
 import type { Ingest } from '../ingest/index.ts';
 import {
@@ -15,14 +14,9 @@ import {
   type PageContext,
 } from '../pages/index.ts';
 import type { Store } from '../store/index.ts';
-import {
-  buildAlertsView,
-  buildKeyPage,
-  buildOverview,
-  buildPoolPage,
-  type AlertContext,
-} from '../view/index.ts';
+import { buildAlertsView, buildKeyPage, buildOverview, buildPoolPage } from '../view/index.ts';
 import { bearerMatches } from '../auth/index.ts';
+import { readSilenceMatcher } from './api.ts';
 import { readCookie, SESSION_COOKIE, type Sessions } from './auth.ts';
 import type { ZodTypeProvider } from './zod.ts';
 
@@ -91,11 +85,6 @@ export async function pagesPlugin(
   const html = (reply: FastifyReply, status: number, body: string): FastifyReply =>
     reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 
-  const alertContext = async (): Promise<AlertContext> => ({
-    silences: (await store.readSilences()).map(silenceFromRow),
-    nowMs: Date.now(),
-  });
-
   const waiting = (reply: FastifyReply): FastifyReply => {
     const last = analytics.lastRun();
     return html(
@@ -150,7 +139,7 @@ export async function pagesPlugin(
               },
         ingestSpansPerSecond: ingestRate(),
       },
-      await alertContext(),
+      await readSilenceMatcher(store),
     );
     return html(reply, 200, renderOverviewPage(view, context));
   });
@@ -163,7 +152,7 @@ export async function pagesPlugin(
       if (snapshot === undefined) return waiting(reply);
       const { pool } = request.params;
       const history = await store.readAdviceHistory(pool, snapshot.evaluatedAtMs - DAY_MS);
-      const view = buildPoolPage(snapshot, pool, history, await alertContext());
+      const view = buildPoolPage(snapshot, pool, history, await readSilenceMatcher(store));
       if (view === undefined)
         return html(
           reply,
@@ -190,7 +179,7 @@ export async function pagesPlugin(
         outcomes,
         outcomesBucketMs: OUTCOME_BUCKET_SECONDS * 1000,
         history,
-        alerts: await alertContext(),
+        silencedBy: await readSilenceMatcher(store),
       });
       if (view === undefined)
         return html(
@@ -208,12 +197,10 @@ export async function pagesPlugin(
 
   scope.get('/alerts', { config: { access: 'page' } }, async (_request, reply) => {
     const snapshot = analytics.snapshot();
-    const { silences, nowMs } = await alertContext();
     const alerts = buildAlertsView(
       snapshot?.alerts ?? [],
       await store.readAlertHistory(200),
-      silences,
-      nowMs,
+      await readSilenceMatcher(store),
     );
     const evaluatedAt = snapshot === undefined ? null : new Date(snapshot.evaluatedAtMs).toISOString();
     return html(reply, 200, renderAlertsPage({ evaluatedAt, ...alerts }, context));

@@ -82,7 +82,7 @@ ${band === '' ? '' : `<polygon class="fan" points="${band}"><title>forecast p10â
 ${median === '' ? '' : `<polyline class="fan-median" points="${median}"><title>forecast median</title></polyline>`}
 <polyline class="usage" points="${usagePath}"><title>used so far</title></polyline>
 <line class="limit" x1="${PAD.left}" y1="${n(s.y(chart.limit))}" x2="${WIDTH - PAD.right}" y2="${n(s.y(chart.limit))}"><title>limit ${esc(formatAmount(chart.limit, q.dimension))}</title></line>
-<text class="label" x="${WIDTH - PAD.right - 4}" y="${n(s.y(chart.limit) - 5)}" text-anchor="end">limit</text>
+<text class="label" x="${PAD.left + 4}" y="${n(s.y(chart.limit) - 5)}">limit</text>
 <line class="now" x1="${n(s.x(chart.nowMs))}" y1="${PAD.top}" x2="${n(s.x(chart.nowMs))}" y2="${n(s.y(0))}"><title>now</title></line>
 <line class="reset" x1="${n(s.x(chart.resetAtMs))}" y1="${PAD.top}" x2="${n(s.x(chart.resetAtMs))}" y2="${n(s.y(0))}"><title>reset ${esc(formatTime(chart.resetAtMs, chart.nowMs))}</title></line>
 <text class="label" x="${n(s.x(chart.resetAtMs) - 4)}" y="${PAD.top + 10}" text-anchor="end">reset</text>
@@ -171,7 +171,12 @@ export function renderWeightsChart(
         `${n(s.x(next))},${n(s.y(p.weight))}`,
       );
     });
-    return `<polyline class="series s${i % 8}" points="${points.join(' ')}"><title>${esc(w.keyId)}</title></polyline>`;
+    const last = w.points.at(-1);
+    const dot =
+      last === undefined
+        ? ''
+        : `<circle class="series s${i % 8}" cx="${n(s.x(Math.max(last.atMs, fromMs)))}" cy="${n(s.y(last.weight))}" r="3"/>`;
+    return `<polyline class="series s${i % 8}" points="${points.join(' ')}"><title>${esc(w.keyId)}</title></polyline>${dot}`;
   });
   const legend = series
     .map(

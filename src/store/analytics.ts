@@ -354,9 +354,10 @@ export function createAnalyticsStore(
     async readOutcomes(pool, keyId, fromMs, untilMs, bucketSeconds) {
       const rows = await queryRows<Record<string, unknown>>(
         `SELECT toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({bucket:UInt32}))) * 1000 AS t,
-                sum(ok) AS ok, sum(rate_limited) AS rate_limited, sum(quota_exhausted) AS quota_exhausted,
-                sum(requests) - sum(ok) - sum(rate_limited) - sum(quota_exhausted) AS other
-         FROM ${database}.usage_minute
+                sum(u.ok) AS ok, sum(u.rate_limited) AS rate_limited, sum(u.quota_exhausted) AS quota_exhausted,
+                toInt64(sum(u.requests)) - toInt64(sum(u.ok)) - toInt64(sum(u.rate_limited))
+                  - toInt64(sum(u.quota_exhausted)) AS other
+         FROM ${database}.usage_minute AS u
          WHERE pool = {pool:String} AND key_id = {key:String}
            AND minute >= toDateTime(intDiv({from:UInt64}, 1000)) AND minute < toDateTime(intDiv({until:UInt64}, 1000))
          GROUP BY t ORDER BY t`,

@@ -16,6 +16,7 @@ export type {
   QuotaView,
 } from './model.ts';
 export { AdviceViewSchema, AlertsViewSchema, KeysViewSchema, PoolsViewSchema } from './schemas.ts';
+export type { SilenceMatcher } from './model.ts';
 export {
   buildAdviceView,
   buildAlertsView,
@@ -25,7 +26,6 @@ export {
   buildQuotaView,
 } from './model.ts';
 export type {
-  AlertContext,
   HealthView,
   KeyPageView,
   KeyRow,

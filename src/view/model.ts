@@ -1,4 +1,4 @@
-import { silencedBy, type AlertView as ActiveAlert, type Silence } from '../alerts/index.ts';
+import type { AlertLabels, AlertView as ActiveAlert } from '../alerts/index.ts';
 import type { AnalyticsSnapshot, QuotaForecast, SubjectForecast } from '../analytics/index.ts';
 import type { Advice } from '../rebalance/index.ts';
 import type { AlertEventRow } from '../store/index.ts';
@@ -143,9 +143,14 @@ export function buildAdviceView(advice: Advice): AdviceView {
   };
 }
 
-/** An active alert; silences are matched at `nowMs`, so a silence just created shows at once. */
-export function buildAlertView(a: ActiveAlert, silences: readonly Silence[], nowMs: number): AlertView {
-  const silenced = silencedBy(a.labels, silences, nowMs);
+/**
+ * Ids of the silences that hold an alert's labels now (the caller matches them at request time, so
+ * a silence just created shows at once).
+ */
+export type SilenceMatcher = (labels: AlertLabels) => string[];
+
+export function buildAlertView(a: ActiveAlert, silencedBy: SilenceMatcher): AlertView {
+  const silenced = silencedBy(a.labels);
   return {
     alert_id: a.alertId,
     rule: a.rule,
@@ -189,11 +194,10 @@ export function buildAlertEventView(row: AlertEventRow): AlertEventView {
 export function buildAlertsView(
   active: readonly ActiveAlert[],
   history: readonly AlertEventRow[],
-  silences: readonly Silence[],
-  nowMs: number,
+  silencedBy: SilenceMatcher,
 ): AlertsView {
   return {
-    active: active.map((a) => buildAlertView(a, silences, nowMs)),
+    active: active.map((a) => buildAlertView(a, silencedBy)),
     history: history.map(buildAlertEventView),
   };
 }

@@ -1,4 +1,4 @@
-import type { AlertView as ActiveAlert, Silence } from '../alerts/index.ts';
+import type { AlertView as ActiveAlert } from '../alerts/index.ts';
 import type { AnalyticsSnapshot, QuotaForecast, SubjectForecast } from '../analytics/index.ts';
 import { forecastExhaustion, type FanPoint } from '../forecast/index.ts';
 import type { AdviceRow, AlertEventRow, OutcomeBucketRow } from '../store/index.ts';
@@ -14,6 +14,7 @@ import {
   type KeyView,
   type PoolView,
   type QuotaView,
+  type SilenceMatcher,
 } from './model.ts';
 
 /** How worried a reader should be about a key or quota: drives colour and order on every page. */
@@ -103,20 +104,14 @@ export interface OverviewView {
 
 const AT_RISK_SHOWN = 5;
 
-/** What active alerts are shown with: the silences, matched at `nowMs`. */
-export interface AlertContext {
-  silences: readonly Silence[];
-  nowMs: number;
-}
-
-function alertViews(alerts: readonly ActiveAlert[], context: AlertContext): AlertView[] {
-  return alerts.map((a) => buildAlertView(a, context.silences, context.nowMs));
+function alertViews(alerts: readonly ActiveAlert[], silencedBy: SilenceMatcher): AlertView[] {
+  return alerts.map((a) => buildAlertView(a, silencedBy));
 }
 
 export function buildOverview(
   snapshot: AnalyticsSnapshot,
   health: HealthView,
-  alertContext: AlertContext,
+  silencedBy: SilenceMatcher,
 ): OverviewView {
   const keys = buildKeysView(snapshot).keys;
   const names = [...new Set([...snapshot.subjects.map((s) => s.subject.pool), ...snapshot.advice.keys()])];
@@ -142,7 +137,7 @@ export function buildOverview(
     pools,
     firing: alertViews(
       snapshot.alerts.filter((a) => a.state === 'firing'),
-      alertContext,
+      silencedBy,
     ),
     health,
   };
@@ -169,7 +164,7 @@ export function buildPoolPage(
   snapshot: AnalyticsSnapshot,
   pool: string,
   adviceHistory: readonly AdviceRow[],
-  alertContext: AlertContext,
+  silencedBy: SilenceMatcher,
 ): PoolPageView | undefined {
   const keys = buildKeysView(snapshot, pool).keys;
   if (keys.length === 0 && !snapshot.advice.has(pool)) return undefined;
@@ -192,7 +187,7 @@ export function buildPoolPage(
     weights,
     alerts: alertViews(
       snapshot.alerts.filter((a) => a.pool === pool),
-      alertContext,
+      silencedBy,
     ),
   };
 }
@@ -297,7 +292,7 @@ export function buildKeyPage(
     outcomes: OutcomeBucketRow[];
     outcomesBucketMs: number;
     history: readonly AlertEventRow[];
-    alerts: AlertContext;
+    silencedBy: SilenceMatcher;
   },
 ): KeyPageView | undefined {
   const subject = snapshot.subjects.find(
@@ -322,7 +317,7 @@ export function buildKeyPage(
     outcomesBucketMs: extra.outcomesBucketMs,
     active: alertViews(
       snapshot.alerts.filter((a) => a.pool === pool && a.subjectKind === 'key' && a.subjectId === keyId),
-      extra.alerts,
+      extra.silencedBy,
     ),
     history: extra.history.map(buildAlertEventView),
   };

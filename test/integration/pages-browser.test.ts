@@ -1,0 +1,194 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type Service } from '../../src/cli/service.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from '../../src/demo/index.ts';
+import { createRandom } from '../../src/forecast/index.ts';
+import { makeDataDir } from '../support/service.ts';
+
+/** Where the screenshots of every page go (gitignored). */
+export const SCREENSHOT_DIR = new URL('../../.tmp/pages-screenshots/', import.meta.url).pathname;
+
+const HOUR = 3_600_000;
+const POOL = 'demo';
+// The demo's pool: team-b's daily quota is far too small for its traffic.
+const KEYS: Array<TrafficKey & { limit: number }> = [
+  { keyId: 'team-a', partition: 'org-main', requestsPerHour: 120, limit: 6_000 },
+  { keyId: 'team-b', partition: 'org-main', requestsPerHour: 120, limit: 2_400 },
+  { keyId: 'batch', partition: 'org-batch', requestsPerHour: 200, limit: 10_000 },
+  { keyId: 'spare', partition: 'org-batch', requestsPerHour: 60, limit: 4_000 },
+];
+
+describe('status pages in a real browser after the demo traffic', () => {
+  let data: Awaited<ReturnType<typeof makeDataDir>>;
+  let service: Service;
+  let sdk: NodeSDK;
+  let processor: BatchSpanProcessor;
+  let browser: BrowserContext;
+  let page: Page;
+  const random = createRandom(7);
+
+  beforeAll(async () => {
+    data = await makeDataDir('headroom-pages-');
+    const nowMs = Date.now();
+    const timeZone = zoneWithLocalHour(nowMs, 15);
+    const configFile = join(data.dir, 'headroom.yaml');
+    await writeFile(
+      configFile,
+      [
+        'analytics: { interval_seconds: 5, history_days: 3 }',
+        'alerts: { forecast_horizon_minutes: 480 }',
+        'pools:',
+        `  - name: ${POOL}`,
+        '    keys:',
+        ...KEYS.flatMap((k) => [
+          `      - id: ${k.keyId}`,
+          `        partition: ${k.partition}`,
+          `        quotas: [{ dimension: requests, window: day, limit: ${k.limit}, time_zone: ${timeZone} }]`,
+        ]),
+      ].join('\n'),
+    );
+    const config = loadConfig({
+      env: {
+        HEADROOM_LOG_LEVEL: 'silent',
+        HEADROOM_CONFIG: configFile,
+        HEADROOM_DATA_DIR: join(data.dir, 'data'),
+        HEADROOM_PORT: '0',
+      },
+    });
+    service = await startService(config, { scheduleAnalytics: false });
+
+    processor = new BatchSpanProcessor({
+      exporter: new OTLPTraceExporter({ url: `${service.url}/v1/traces` }),
+      maxQueueSize: 200_000,
+      maxExportBatchSize: 2_000,
+      scheduledDelayMillis: 50,
+    });
+    sdk = new NodeSDK({
+      resource: resourceFromAttributes({ 'service.name': 'demo-gateway' }),
+      spanProcessors: [processor],
+      instrumentations: [],
+      metricReaders: [],
+      logRecordProcessors: [],
+      autoDetectResources: false,
+    });
+    sdk.start();
+    const tracer = trace.getTracer('headroom-pages-test');
+    for (const key of KEYS)
+      for (const at of arrivals(key, nowMs - 63 * HOUR, nowMs - 1_000, random))
+        emitCall(tracer, POOL, key, at, random);
+    // team-b surges, as in the demo.
+    for (let i = 0; i < 300; i++)
+      emitCall(tracer, POOL, KEYS[1] as TrafficKey, nowMs - 60_000 + i * 150, random);
+    await processor.forceFlush();
+    const run = await service.analytics?.runCycle();
+    expect(run?.outcome).toBe('success');
+
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    // A fresh profile in the suite's own directory; the system chromium, never a downloaded browser.
+    browser = await chromium.launchPersistentContext(join(data.dir, 'chromium-profile'), {
+      executablePath: '/usr/bin/chromium',
+      viewport: { width: 1100, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-sync',
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await sdk?.shutdown();
+    await service?.close();
+    await data?.remove();
+  });
+
+  it('lists the pool on the overview with the key about to run out first and in red', async () => {
+    await page.goto(`${service.url}/`);
+    await expect(page.locator('section.pool h2').first().textContent()).resolves.toContain(POOL);
+    const first = page.locator('table.at-risk tbody tr').first();
+    await expect(first.locator('th').textContent()).resolves.toBe('team-b');
+    await expect(first.getAttribute('class')).resolves.toContain('risk-critical');
+    // Functions run in the browser are passed as source: this project compiles without the DOM types.
+    const color = await first.locator('th a').evaluate<string, undefined>('(a) => getComputedStyle(a).color');
+    const [r, g, b] = (color.match(/\d+/g) ?? []).map(Number) as [number, number, number];
+    expect(r).toBeGreaterThan(150);
+    expect(g).toBeLessThan(110);
+    expect(b).toBeLessThan(110);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'overview.png'), fullPage: true });
+  });
+
+  it('sorts the pool table from the keyboard', async () => {
+    await page.goto(`${service.url}/pools/${POOL}`);
+    const rows = page.locator('table.keys tbody tr');
+    await expect(rows.first().getAttribute('data-key')).resolves.toBe('team-b');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'pool.png'), fullPage: true });
+    const keyHeading = page.locator('table.keys thead th').first();
+    await keyHeading.locator('button').focus();
+    await page.keyboard.press('Enter');
+    await expect(keyHeading.getAttribute('aria-sort')).resolves.toBe('descending');
+    await page.keyboard.press('Enter');
+    await expect(keyHeading.getAttribute('aria-sort')).resolves.toBe('ascending');
+    const order = await rows.evaluateAll<string[], undefined>(
+      "(trs) => trs.map((tr) => tr.getAttribute('data-key'))",
+    );
+    expect(order).toEqual(['batch', 'spare', 'team-a', 'team-b']);
+  });
+
+  it("shows the key's forecast fan ending before the reset line, with its text equivalent", async () => {
+    await page.goto(`${service.url}/`);
+    await page.locator('table.at-risk tbody tr').first().locator('a').click();
+    await page.waitForURL(/\/pools\/demo\/keys\/team-b$/);
+    const chart = page.locator('svg.usage-chart').first();
+    await expect(chart.getAttribute('aria-labelledby')).resolves.toBeTruthy();
+    const fan = await chart.locator('polygon.fan').boundingBox();
+    const reset = await chart.locator('line.reset').boundingBox();
+    expect(fan).not.toBeNull();
+    expect(reset).not.toBeNull();
+    expect((fan?.x ?? 0) + (fan?.width ?? 0)).toBeLessThan(reset?.x ?? 0);
+    await expect(page.locator('figure figcaption').first().textContent()).resolves.toMatch(
+      /chance to run out before the reset.*Most likely runs out at/,
+    );
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'key.png'), fullPage: true });
+  });
+
+  it('shows the alert on the alerts page', async () => {
+    await page.goto(`${service.url}/alerts`);
+    const active = page.locator('table.alerts tbody tr');
+    await expect(active.filter({ hasText: 'team-b' }).count()).resolves.toBeGreaterThan(0);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'alerts.png'), fullPage: true });
+  });
+
+  it('updates a page after the next cycle without a reload', async () => {
+    await page.goto(`${service.url}/pools/${POOL}/keys/team-b`);
+    const before = await page.locator('main').getAttribute('data-evaluated-at');
+    const used = await page.locator('dl.facts dd').first().textContent();
+    await page.evaluate('window.notReloaded = true');
+    const tracer = trace.getTracer('headroom-pages-test');
+    const at = Date.now();
+    for (let i = 0; i < 50; i++) emitCall(tracer, POOL, KEYS[1] as TrafficKey, at - 5_000 + i * 10, random);
+    await processor.forceFlush();
+    await service.analytics?.runCycle(Date.now() + 1_000);
+    await page.waitForFunction(
+      `document.querySelector('main').getAttribute('data-evaluated-at') !== ${JSON.stringify(before)}`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    await expect(page.evaluate<boolean>('window.notReloaded === true')).resolves.toBe(true);
+    await expect(page.locator('dl.facts dd').first().textContent()).resolves.not.toBe(used);
+  });
+});
