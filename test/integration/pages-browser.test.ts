@@ -123,8 +123,14 @@ describe('status pages in a real browser after the demo traffic', () => {
     const first = page.locator('table.at-risk tbody tr').first();
     await expect(first.locator('th').textContent()).resolves.toBe('team-b');
     await expect(first.getAttribute('class')).resolves.toContain('risk-critical');
-    // Functions run in the browser are passed as source: this project compiles without the DOM types.
-    const color = await first.locator('th a').evaluate<string, undefined>('(a) => getComputedStyle(a).color');
+    // Run in the browser; this project compiles without the DOM types, hence the casts.
+    const color = await first
+      .locator('th a')
+      .evaluate(
+        (a: unknown) =>
+          (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(a)
+            .color,
+      );
     const [r, g, b] = (color.match(/\d+/g) ?? []).map(Number) as [number, number, number];
     expect(r).toBeGreaterThan(150);
     expect(g).toBeLessThan(110);
@@ -143,8 +149,8 @@ describe('status pages in a real browser after the demo traffic', () => {
     await expect(keyHeading.getAttribute('aria-sort')).resolves.toBe('descending');
     await page.keyboard.press('Enter');
     await expect(keyHeading.getAttribute('aria-sort')).resolves.toBe('ascending');
-    const order = await rows.evaluateAll<string[], undefined>(
-      "(trs) => trs.map((tr) => tr.getAttribute('data-key'))",
+    const order = await rows.evaluateAll((trs: Array<{ getAttribute(name: string): string | null }>) =>
+      trs.map((tr) => tr.getAttribute('data-key')),
     );
     expect(order).toEqual(['batch', 'spare', 'team-a', 'team-b']);
   });
