@@ -170,6 +170,11 @@ describe('status pages in a real browser after the demo traffic', () => {
       /chance to run out before the reset.*Most likely runs out at/,
     );
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'key.png'), fullPage: true });
+    // The top of the page (the chart) alone, as the README shows it.
+    await page.screenshot({
+      path: join(SCREENSHOT_DIR, 'key-chart.png'),
+      clip: { x: 0, y: 0, width: 1100, height: 700 },
+    });
   });
 
   it('shows the alert on the alerts page', async () => {
