@@ -66,26 +66,26 @@ function quotaCell(q: QuotaView): string {
 
 function alertRows(alerts: readonly AlertView[], nowMs: number): string {
   if (alerts.length === 0) return '<p class="empty">No active alerts.</p>';
-  return `<table class="alerts"><caption>Active alerts</caption><thead><tr><th scope="col">Severity</th><th scope="col">State</th><th scope="col">Subject</th><th scope="col">Summary</th><th scope="col">Since</th></tr></thead><tbody>
+  return `<div class="scroll"><table class="alerts"><caption>Active alerts</caption><thead><tr><th scope="col">Severity</th><th scope="col">State</th><th scope="col">Subject</th><th scope="col">Summary</th><th scope="col">Since</th></tr></thead><tbody>
 ${alerts
   .map(
     (a) =>
       `<tr class="severity-${esc(a.severity)}"><td><span class="badge severity-${esc(a.severity)}">${esc(a.severity)}</span></td><td>${esc(a.state)}${a.silenced ? ' · silenced' : ''}${a.inhibited ? ' · inhibited' : ''}</td><td>${subjectLink(a.pool, a.subject_kind, a.subject_id)}</td><td>${esc(a.summary)}</td><td>${esc(formatTime(parseIso(a.started_at), nowMs))}</td></tr>`,
   )
   .join('\n')}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 function historyRows(history: readonly AlertEventView[], nowMs: number, caption: string): string {
   if (history.length === 0) return `<p class="empty">No alert history.</p>`;
-  return `<table class="history"><caption>${esc(caption)}</caption><thead><tr><th scope="col">At</th><th scope="col">State</th><th scope="col">Severity</th><th scope="col">Subject</th><th scope="col">Summary</th></tr></thead><tbody>
+  return `<div class="scroll"><table class="history"><caption>${esc(caption)}</caption><thead><tr><th scope="col">At</th><th scope="col">State</th><th scope="col">Severity</th><th scope="col">Subject</th><th scope="col">Summary</th></tr></thead><tbody>
 ${history
   .map(
     (h) =>
       `<tr><td>${esc(formatTime(parseIso(h.at), nowMs))}</td><td>${esc(h.state)}</td><td>${esc(h.severity)}</td><td>${subjectLink(h.pool, h.subject_kind, h.subject_id)}</td><td>${esc(h.summary)}</td></tr>`,
   )
   .join('\n')}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 export function renderOverviewPage(view: OverviewView, context: PageContext): string {
@@ -121,9 +121,9 @@ export function renderOverviewPage(view: OverviewView, context: PageContext): st
 <p>${p.pool.keys} keys · ${p.pool.active_alerts} firing alerts · advice version ${p.pool.advice_version ?? '—'}</p>
 <ul class="states" aria-label="Keys by state">${states}</ul>
 ${capacity}
-<table class="at-risk"><caption>Keys closest to running out</caption><thead><tr><th scope="col">Key</th><th scope="col">Risk</th><th scope="col">p(exhaust)</th><th scope="col">ETA p10–p90</th></tr></thead><tbody>
+<div class="scroll"><table class="at-risk"><caption>Keys closest to running out</caption><thead><tr><th scope="col">Key</th><th scope="col">Risk</th><th scope="col">p(exhaust)</th><th scope="col">ETA p10–p90</th></tr></thead><tbody>
 ${atRisk}
-</tbody></table>
+</tbody></table></div>
 </section>`;
     })
     .join('\n');
@@ -167,14 +167,14 @@ export function renderPoolPage(view: PoolPageView, context: PageContext): string
   const partitions =
     pool.partitions.length === 0
       ? ''
-      : `<section aria-labelledby="parts-h"><h2 id="parts-h">Partitions</h2><table class="partitions"><thead><tr><th scope="col">Partition</th><th scope="col">Keys</th><th scope="col">Used / limit per quota</th><th scope="col">p(exhaust)</th><th scope="col">ETA p10–p90</th></tr></thead><tbody>
+      : `<section aria-labelledby="parts-h"><h2 id="parts-h">Partitions</h2><div class="scroll"><table class="partitions"><thead><tr><th scope="col">Partition</th><th scope="col">Keys</th><th scope="col">Used / limit per quota</th><th scope="col">p(exhaust)</th><th scope="col">ETA p10–p90</th></tr></thead><tbody>
 ${pool.partitions
   .map((p) => {
     const worst = [...p.quotas].sort((a, b) => b.p_exhaust - a.p_exhaust)[0];
     return `<tr id="partition-${esc(p.partition)}" class="risk-${worst === undefined ? 'unknown' : assessQuotaRisk(worst)}"><th scope="row">${esc(p.partition)}</th><td>${p.keys.map((k) => keyLink(pool.pool, k)).join(', ')}</td><td>${p.quotas.map(quotaCell).join('') || '—'}</td><td class="num">${worst === undefined ? '—' : formatProbability(worst.p_exhaust)}</td><td>${esc(etaRange(worst, nowMs))}</td></tr>`;
   })
   .join('\n')}
-</tbody></table></section>`;
+</tbody></table></div></section>`;
   const body = `<p class="meta">${pool.keys} keys · ${pool.active_alerts} firing alerts · forecasts of <time datetime="${esc(view.evaluatedAt ?? '')}">${esc(formatTime(nowMs, nowMs))}</time></p>
 ${capacity === '' ? '' : `<ul class="capacity">${capacity}</ul>`}
 ${poolQuotas}

@@ -184,6 +184,26 @@ describe('status pages in a real browser after the demo traffic', () => {
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'alerts.png'), fullPage: true });
   });
 
+  it('fits a phone and follows a dark colour scheme', async () => {
+    const phone = await browser.newPage();
+    try {
+      await phone.setViewportSize({ width: 390, height: 844 });
+      await phone.emulateMedia({ colorScheme: 'dark' });
+      await phone.goto(`${service.url}/pools/${POOL}`);
+      // The key table scrolls inside its own box; the page itself never scrolls sideways.
+      const widths = await phone.evaluate<{ page: number; view: number }>(
+        '({ page: document.documentElement.scrollWidth, view: window.innerWidth })',
+      );
+      expect(widths.page).toBeLessThanOrEqual(widths.view);
+      const background = await phone.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+      const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number) as [number, number, number];
+      expect(r + g + b).toBeLessThan(150);
+      await phone.screenshot({ path: join(SCREENSHOT_DIR, 'pool-phone-dark.png'), fullPage: true });
+    } finally {
+      await phone.close();
+    }
+  });
+
   it('updates a page after the next cycle without a reload', async () => {
     await page.goto(`${service.url}/pools/${POOL}/keys/team-b`);
     const before = await page.locator('main').getAttribute('data-evaluated-at');
