@@ -85,6 +85,7 @@ export async function runDemo(
     print(
       `headroom demo — service at ${running.url} (embedded ClickHouse in ${dir}), Slack Web API at ${slack.url}`,
     );
+    print(`status pages: ${running.url}/ (pool page ${running.url}/pools/${POOL})`);
     print(
       `pool "${POOL}": ${KEYS.map((k) => `${k.keyId} (${k.limit.toLocaleString('en-US')} requests/day)`).join(', ')}; quota day in ${describeTimeZone(timeZone, nowMs)}\n`,
     );
