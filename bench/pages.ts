@@ -12,10 +12,11 @@ import { createAnalytics } from '../src/analytics/index.ts';
 import { loadConfig, parseHeadroomFile } from '../src/config/index.ts';
 import { buildApp } from '../src/http/index.ts';
 import { createStore } from '../src/store/index.ts';
+import { insertMinuteRollups } from './support/minute-rollups.ts';
 
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 1000);
 const RENDERS = Number(process.env['BENCH_RENDERS'] ?? 5);
-const POOL = 'bench';
+const POOL = 'pool-0';
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -47,25 +48,7 @@ try {
   await store.migrate();
   const nowMs = Date.now();
   const dayStart = Math.floor(nowMs / 60_000) * 60_000 - 1_440 * 60_000;
-  // A day of minutes per key: a key-specific level, a diurnal shape and noise; about one key in five
-  // runs hot enough to exhaust its daily request quota.
-  await store.queryRows(
-    `INSERT INTO ${store.database}.usage_minute
-       (minute, pool, key_id, partition, provider, model, requests, input_tokens, output_tokens, cost_usd, ok)
-     SELECT minute, {pool:String}, key_id, partition, 'openai', 'gpt-4o-mini', requests, requests * 900, requests * 200,
-            requests * 0.0004, requests
-     FROM (
-       SELECT toDateTime(intDiv({start:UInt64}, 1000) + (number % 1440) * 60) AS minute,
-              concat('key-', toString(intDiv(number, 1440))) AS key_id,
-              concat('org-', toString(intDiv(number, 1440) % 50)) AS partition,
-              toUInt64(greatest(0, round(
-                (0.6 + (cityHash64(intDiv(number, 1440)) % 100) / 100 * if(cityHash64(intDiv(number, 1440)) % 5 = 0, 1.6, 0.7))
-                * (1 + 0.6 * sin((number % 1440) / 1440 * 2 * pi() - 1.5))
-                * (0.5 + (cityHash64(number) % 1000) / 1000)))) AS requests
-       FROM numbers({rows:UInt64})
-     )`,
-    { start: dayStart, rows: KEYS * 1_440, pool: POOL },
-  );
+  await insertMinuteRollups(store, { keys: KEYS, pools: 1, startMs: dayStart });
   const log = { debug() {}, info() {}, warn() {}, error: (o: object, m: string) => console.error(m, o) };
   const analytics = createAnalytics({ config, store, log });
   await analytics.start({ schedule: false });

@@ -11,21 +11,29 @@ import type { Config } from '../config/index.ts';
 import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { startSlackServer } from './slack-server.ts';
 import { createRandom, describeTimeZone } from '../forecast/index.ts';
-import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
+import {
+  DEMO_KEYS,
+  emitCall,
+  emitDemoHistory,
+  formatDemoConfig,
+  zoneWithLocalHour,
+  type TrafficKey,
+} from './traffic.ts';
 
 export { startSlackServer } from './slack-server.ts';
 export type { SlackCall, SlackServer } from './slack-server.ts';
-export { arrivals, emitCall, zoneWithLocalHour } from './traffic.ts';
+export {
+  arrivals,
+  DEMO_KEYS,
+  emitCall,
+  emitDemoHistory,
+  formatDemoConfig,
+  zoneWithLocalHour,
+} from './traffic.ts';
 export type { TrafficKey } from './traffic.ts';
 
-const HOUR = 3_600_000;
 const POOL = 'demo';
-const KEYS: Array<TrafficKey & { limit: number }> = [
-  { keyId: 'team-a', partition: 'org-main', requestsPerHour: 120, limit: 6_000 },
-  { keyId: 'team-b', partition: 'org-main', requestsPerHour: 120, limit: 2_400 },
-  { keyId: 'batch', partition: 'org-batch', requestsPerHour: 200, limit: 10_000 },
-  { keyId: 'spare', partition: 'org-batch', requestsPerHour: 60, limit: 4_000 },
-];
+const KEYS = DEMO_KEYS;
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
@@ -56,22 +64,7 @@ export async function runDemo(
     // A quota day whose local time is mid-afternoon, so the demo looks the same at any hour.
     const timeZone = zoneWithLocalHour(nowMs, 15);
     const configFile = join(dir, 'headroom.yaml');
-    await writeFile(
-      configFile,
-      [
-        'analytics: { interval_seconds: 5, history_days: 3 }',
-        // No group_wait: the demo's first cycle already posts.
-        'alerts: { slack_channel: "#llm-keys", forecast_horizon_minutes: 480, route: { group_wait: 0s } }',
-        'pools:',
-        `  - name: ${POOL}`,
-        '    keys:',
-        ...KEYS.flatMap((k) => [
-          `      - id: ${k.keyId}`,
-          `        partition: ${k.partition}`,
-          `        quotas: [{ dimension: requests, window: day, limit: ${k.limit}, time_zone: ${timeZone} }]`,
-        ]),
-      ].join('\n'),
-    );
+    await writeFile(configFile, formatDemoConfig(timeZone));
     const config = deps.loadConfig({
       HEADROOM_CONFIG: configFile,
       HEADROOM_DATA_DIR: join(dir, 'data'),
@@ -110,14 +103,8 @@ export async function runDemo(
     const random = createRandom(7);
 
     print('1. Backfilling three days of gateway traffic through the OpenTelemetry SDK (OTLP/HTTP protobuf)…');
-    let sent = 0;
     const started = performance.now();
-    for (const key of KEYS) {
-      for (const at of arrivals(key, nowMs - 63 * HOUR, nowMs - 1_000, random)) {
-        emitCall(tracer, POOL, key, at, random);
-        sent++;
-      }
-    }
+    const sent = emitDemoHistory(tracer, nowMs, random);
     await processor.forceFlush();
     print(
       `   ${sent.toLocaleString('en-US')} spans exported and committed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,

@@ -14,7 +14,7 @@ export type {
   PoolsView,
   PoolView,
   QuotaView,
-} from './model.ts';
+} from './schemas.ts';
 export { AdviceViewSchema, AlertsViewSchema, KeysViewSchema, PoolsViewSchema } from './schemas.ts';
 export type { SilenceMatcher } from './model.ts';
 export {

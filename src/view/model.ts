@@ -13,20 +13,6 @@ import type {
   QuotaView,
 } from './schemas.ts';
 
-export type {
-  AdviceView,
-  AlertEventView,
-  AlertsView,
-  AlertView,
-  CapacityView,
-  KeysView,
-  KeyView,
-  PartitionView,
-  PoolsView,
-  PoolView,
-  QuotaView,
-} from './schemas.ts';
-
 /** Epoch ms as ISO 8601, or null. */
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();

@@ -9,13 +9,9 @@ import {
   buildPoolView,
   buildQuotaView,
   iso,
-  type AlertEventView,
-  type AlertView,
-  type KeyView,
-  type PoolView,
-  type QuotaView,
   type SilenceMatcher,
 } from './model.ts';
+import type { AlertEventView, AlertView, KeyView, PoolView, QuotaView } from './schemas.ts';
 
 /** How worried a reader should be about a key or quota: drives colour and order on every page. */
 export type Risk = 'critical' | 'warning' | 'ok' | 'unknown';

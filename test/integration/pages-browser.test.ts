@@ -9,22 +9,22 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../src/cli/service.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from '../../src/demo/index.ts';
+import {
+  DEMO_KEYS,
+  emitCall,
+  emitDemoHistory,
+  formatDemoConfig,
+  zoneWithLocalHour,
+  type TrafficKey,
+} from '../../src/demo/index.ts';
 import { createRandom } from '../../src/forecast/index.ts';
 import { makeDataDir } from '../support/service.ts';
 
 /** Where the screenshots of every page go (gitignored). */
 export const SCREENSHOT_DIR = new URL('../../.tmp/pages-screenshots/', import.meta.url).pathname;
 
-const HOUR = 3_600_000;
 const POOL = 'demo';
-// The demo's pool: team-b's daily quota is far too small for its traffic.
-const KEYS: Array<TrafficKey & { limit: number }> = [
-  { keyId: 'team-a', partition: 'org-main', requestsPerHour: 120, limit: 6_000 },
-  { keyId: 'team-b', partition: 'org-main', requestsPerHour: 120, limit: 2_400 },
-  { keyId: 'batch', partition: 'org-batch', requestsPerHour: 200, limit: 10_000 },
-  { keyId: 'spare', partition: 'org-batch', requestsPerHour: 60, limit: 4_000 },
-];
+const TEAM_B = DEMO_KEYS[1] as TrafficKey;
 
 describe('status pages in a real browser after the demo traffic', () => {
   let data: Awaited<ReturnType<typeof makeDataDir>>;
@@ -40,21 +40,7 @@ describe('status pages in a real browser after the demo traffic', () => {
     const nowMs = Date.now();
     const timeZone = zoneWithLocalHour(nowMs, 15);
     const configFile = join(data.dir, 'headroom.yaml');
-    await writeFile(
-      configFile,
-      [
-        'analytics: { interval_seconds: 5, history_days: 3 }',
-        'alerts: { forecast_horizon_minutes: 480 }',
-        'pools:',
-        `  - name: ${POOL}`,
-        '    keys:',
-        ...KEYS.flatMap((k) => [
-          `      - id: ${k.keyId}`,
-          `        partition: ${k.partition}`,
-          `        quotas: [{ dimension: requests, window: day, limit: ${k.limit}, time_zone: ${timeZone} }]`,
-        ]),
-      ].join('\n'),
-    );
+    await writeFile(configFile, formatDemoConfig(timeZone));
     const config = loadConfig({
       env: {
         HEADROOM_LOG_LEVEL: 'silent',
@@ -81,12 +67,9 @@ describe('status pages in a real browser after the demo traffic', () => {
     });
     sdk.start();
     const tracer = trace.getTracer('headroom-pages-test');
-    for (const key of KEYS)
-      for (const at of arrivals(key, nowMs - 63 * HOUR, nowMs - 1_000, random))
-        emitCall(tracer, POOL, key, at, random);
+    emitDemoHistory(tracer, nowMs, random);
     // team-b surges, as in the demo.
-    for (let i = 0; i < 300; i++)
-      emitCall(tracer, POOL, KEYS[1] as TrafficKey, nowMs - 60_000 + i * 150, random);
+    for (let i = 0; i < 300; i++) emitCall(tracer, POOL, TEAM_B, nowMs - 60_000 + i * 150, random);
     await processor.forceFlush();
     const run = await service.analytics?.runCycle();
     expect(run?.outcome).toBe('success');
@@ -211,7 +194,7 @@ describe('status pages in a real browser after the demo traffic', () => {
     await page.evaluate('window.notReloaded = true');
     const tracer = trace.getTracer('headroom-pages-test');
     const at = Date.now();
-    for (let i = 0; i < 50; i++) emitCall(tracer, POOL, KEYS[1] as TrafficKey, at - 5_000 + i * 10, random);
+    for (let i = 0; i < 50; i++) emitCall(tracer, POOL, TEAM_B, at - 5_000 + i * 10, random);
     await processor.forceFlush();
     await service.analytics?.runCycle(Date.now() + 1_000);
     await page.waitForFunction(
