@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { trace } from '@opentelemetry/api';
+import { trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -44,6 +44,39 @@ interface AdviceResponse {
   keys: Array<{ key_id: string; weight: number; state: string; reason: string }>;
 }
 
+/** What a gateway's telemetry looks like to the demo: a tracer, and a way to wait for its export. */
+export interface GatewayTelemetry {
+  tracer: Tracer;
+  /** Resolves once every span emitted so far is exported (and so committed by headroom). */
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** The OpenTelemetry SDK as a gateway node runs it, exporting OTLP/HTTP protobuf to headroom at `url`. */
+export function startGatewayTelemetry(url: string): GatewayTelemetry {
+  const processor = new BatchSpanProcessor({
+    exporter: new OTLPTraceExporter({ url: `${url}/v1/traces` }),
+    maxQueueSize: 200_000,
+    maxExportBatchSize: 2_000,
+    scheduledDelayMillis: 50,
+  });
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ 'service.name': 'demo-gateway', 'service.instance.id': 'gw-1' }),
+    spanProcessors: [processor],
+    instrumentations: [],
+    // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
+    metricReaders: [],
+    logRecordProcessors: [],
+    autoDetectResources: false,
+  });
+  sdk.start();
+  return {
+    tracer: trace.getTracer('headroom-demo'),
+    flush: () => processor.forceFlush(),
+    shutdown: () => sdk.shutdown(),
+  };
+}
+
 /**
  * `headroom demo`: the whole loop on one machine in about a minute. headroom on a temporary data
  * directory, a local endpoint speaking the Slack Web API, and a pool of keys whose traffic goes
@@ -83,29 +116,14 @@ export async function runDemo(
       `pool "${POOL}": ${KEYS.map((k) => `${k.keyId} (${k.limit.toLocaleString('en-US')} requests/day)`).join(', ')}; quota day in ${describeTimeZone(timeZone, nowMs)}\n`,
     );
 
-    const processor = new BatchSpanProcessor({
-      exporter: new OTLPTraceExporter({ url: `${running.url}/v1/traces` }),
-      maxQueueSize: 200_000,
-      maxExportBatchSize: 2_000,
-      scheduledDelayMillis: 50,
-    });
-    const sdk = new NodeSDK({
-      resource: resourceFromAttributes({ 'service.name': 'demo-gateway', 'service.instance.id': 'gw-1' }),
-      spanProcessors: [processor],
-      instrumentations: [],
-      // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
-      metricReaders: [],
-      logRecordProcessors: [],
-      autoDetectResources: false,
-    });
-    sdk.start();
-    const tracer = trace.getTracer('headroom-demo');
+    const gateway = startGatewayTelemetry(running.url);
+    const { tracer } = gateway;
     const random = createRandom(7);
 
     print('1. Backfilling three days of gateway traffic through the OpenTelemetry SDK (OTLP/HTTP protobuf)…');
     const started = performance.now();
     const sent = emitDemoHistory(tracer, nowMs, random);
-    await processor.forceFlush();
+    await gateway.flush();
     print(
       `   ${sent.toLocaleString('en-US')} spans exported and committed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
@@ -134,7 +152,7 @@ export async function runDemo(
         if (random() < 0.3) emitCall(tracer, POOL, key, at, random);
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    await processor.forceFlush();
+    await gateway.flush();
     await cycle('   Key table after the surge');
 
     const after = (await (await fetch(`${running.url}/v1/pools/${POOL}/advice`)).json()) as AdviceResponse;
@@ -150,7 +168,7 @@ export async function runDemo(
     print(
       `\nSlack received ${slack.delivered('chat.postMessage').length} message(s) and ${slack.delivered('chat.update').length} update(s). Done.`,
     );
-    await sdk.shutdown();
+    await gateway.shutdown();
   } finally {
     await service?.close();
     await slack.close();

@@ -1,10 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../src/cli/service.ts';
@@ -14,6 +9,8 @@ import {
   emitCall,
   emitDemoHistory,
   formatDemoConfig,
+  startGatewayTelemetry,
+  type GatewayTelemetry,
   zoneWithLocalHour,
   type TrafficKey,
 } from '../../src/demo/index.ts';
@@ -29,8 +26,7 @@ const TEAM_B = DEMO_KEYS[1] as TrafficKey;
 describe('status pages in a real browser after the demo traffic', () => {
   let data: Awaited<ReturnType<typeof makeDataDir>>;
   let service: Service;
-  let sdk: NodeSDK;
-  let processor: BatchSpanProcessor;
+  let gateway: GatewayTelemetry;
   let browser: BrowserContext;
   let page: Page;
   const random = createRandom(7);
@@ -51,26 +47,12 @@ describe('status pages in a real browser after the demo traffic', () => {
     });
     service = await startService(config, { scheduleAnalytics: false });
 
-    processor = new BatchSpanProcessor({
-      exporter: new OTLPTraceExporter({ url: `${service.url}/v1/traces` }),
-      maxQueueSize: 200_000,
-      maxExportBatchSize: 2_000,
-      scheduledDelayMillis: 50,
-    });
-    sdk = new NodeSDK({
-      resource: resourceFromAttributes({ 'service.name': 'demo-gateway' }),
-      spanProcessors: [processor],
-      instrumentations: [],
-      metricReaders: [],
-      logRecordProcessors: [],
-      autoDetectResources: false,
-    });
-    sdk.start();
-    const tracer = trace.getTracer('headroom-pages-test');
+    gateway = startGatewayTelemetry(service.url);
+    const { tracer } = gateway;
     emitDemoHistory(tracer, nowMs, random);
     // team-b surges, as in the demo.
     for (let i = 0; i < 300; i++) emitCall(tracer, POOL, TEAM_B, nowMs - 60_000 + i * 150, random);
-    await processor.forceFlush();
+    await gateway.flush();
     const run = await service.analytics?.runCycle();
     expect(run?.outcome).toBe('success');
 
@@ -95,7 +77,7 @@ describe('status pages in a real browser after the demo traffic', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await sdk?.shutdown();
+    await gateway?.shutdown();
     await service?.close();
     await data?.remove();
   });
@@ -192,10 +174,10 @@ describe('status pages in a real browser after the demo traffic', () => {
     const before = await page.locator('main').getAttribute('data-evaluated-at');
     const used = await page.locator('dl.facts dd').first().textContent();
     await page.evaluate('window.notReloaded = true');
-    const tracer = trace.getTracer('headroom-pages-test');
+    const { tracer } = gateway;
     const at = Date.now();
     for (let i = 0; i < 50; i++) emitCall(tracer, POOL, TEAM_B, at - 5_000 + i * 10, random);
-    await processor.forceFlush();
+    await gateway.flush();
     await service.analytics?.runCycle(Date.now() + 1_000);
     await page.waitForFunction(
       `document.querySelector('main').getAttribute('data-evaluated-at') !== ${JSON.stringify(before)}`,
