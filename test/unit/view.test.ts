@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildAlertBlocks, type Alert } from '../../src/alerts/index.ts';
+import {
+  buildGroupBlocks,
+  buildWebhookPayload,
+  type NotificationIntent,
+  type SentAlert,
+} from '../../src/alerts/index.ts';
 import { createMetricsRegistry } from '../../src/metrics/index.ts';
 import {
   buildKeyRow,
@@ -51,37 +56,40 @@ describe('links to pages', () => {
     expect(pageUrlFor({ pool: 'p', kind: 'key', id: 'k' }, undefined)).toBeUndefined();
   });
 
-  it('puts a button to the page in the Slack message when a public URL is set', () => {
-    const alert: Alert = {
+  it('links each alert of a Slack message and a webhook payload to its page when a public URL is set', () => {
+    const alert: SentAlert = {
       alertId: 'a',
       rule: 'forecast',
       severity: 'critical',
-      state: 'firing',
-      pool: 'p',
-      subjectKind: 'key',
-      subjectId: 'key-b',
-      quotaId: 'requests_per_day',
       summary: 'key-b will run out',
-      facts: {
-        dimension: 'requests',
-        used: 900,
-        limit: 1000,
-        resetAtMs: 0,
-        etaP50Ms: null,
-        etaP10Ms: null,
-        pExhaust: 0.9,
-        status: 'ok',
-        advice: 'add a key',
-      },
-      startedAtMs: 0,
-      lastTrueAtMs: 0,
-      channel: '#c',
-      messageTs: '',
-      notified: false,
+      labels: { pool: 'p', subject_kind: 'key', subject: 'key-b', rule: 'forecast' },
+      startsAtMs: 0,
+      facts: { advice: 'add a key' },
     };
-    const linked = JSON.stringify(buildAlertBlocks(alert, false, 'https://h.example'));
-    expect(linked).toContain('"url":"https://h.example/pools/p/keys/key-b"');
-    expect(JSON.stringify(buildAlertBlocks(alert, false))).not.toContain('"url"');
+    const intent: NotificationIntent = {
+      key: 'g|slack',
+      groupKey: 'g',
+      receiver: 'ops',
+      integration: 'ops/slack/0',
+      seq: 1,
+      kind: 'firing',
+      groupLabels: { pool: 'p' },
+      alerts: [alert],
+      contentHash: 'h',
+      previous: undefined,
+      changes: { added: [alert], resolved: [], escalated: [], revised: [] },
+      decidedAtMs: 0,
+    };
+    const page = 'https://h.example/pools/p/keys/key-b';
+    expect(JSON.stringify(buildGroupBlocks(intent, false, 'https://h.example'))).toContain(
+      `<${page}|Open in headroom>`,
+    );
+    expect(JSON.stringify(buildGroupBlocks(intent, false))).not.toContain('Open in headroom');
+    expect(buildWebhookPayload(intent, 'https://h.example/')).toMatchObject({
+      externalURL: 'https://h.example/',
+      alerts: [{ generatorURL: page }],
+    });
+    expect(buildWebhookPayload(intent)).toMatchObject({ externalURL: '', alerts: [{ generatorURL: '' }] });
   });
 });
 
