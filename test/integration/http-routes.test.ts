@@ -173,6 +173,38 @@ describe('every route through buildApp and inject, with tokens set', () => {
     });
   });
 
+  it('silences an alert through /v1/silences with the admin token, shown at once on /v1/alerts', async () => {
+    const body = {
+      matchers: [{ name: 'subject', value: 'small', isRegex: false, isEqual: true }],
+      endsAt: new Date(Date.now() + HOUR).toISOString(),
+      createdBy: 'sre@example.com',
+      comment: 'known',
+    };
+    const post = (headers: Record<string, string>) =>
+      app.inject({ method: 'POST', url: '/v1/silences', headers, payload: body });
+    expect((await post({})).statusCode).toBe(401);
+    const created = await post({ authorization: `Bearer ${ADMIN}` });
+    expect(created.statusCode).toBe(200);
+    const { silenceID } = created.json<{ silenceID: string }>();
+    expect((await app.inject('/v1/silences')).json<Array<{ id: string }>>().map((x) => x.id)).toContain(
+      silenceID,
+    );
+    expect((await app.inject(`/v1/silences/${silenceID}`)).statusCode).toBe(200);
+    const alerts = AlertsViewSchema.parse((await app.inject('/v1/alerts')).json());
+    const small = alerts.active.filter((a) => a.subject_id === 'small');
+    expect(small.length).toBeGreaterThan(0);
+    expect(small.every((a) => a.silenced && a.silenced_by.includes(silenceID))).toBe(true);
+    expect((await app.inject({ method: 'DELETE', url: `/v1/silences/${silenceID}` })).statusCode).toBe(401);
+    const expired = await app.inject({
+      method: 'DELETE',
+      url: `/v1/silences/${silenceID}`,
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(expired.statusCode).toBe(200);
+    const after = AlertsViewSchema.parse((await app.inject('/v1/alerts')).json());
+    expect(after.active.some((a) => a.silenced)).toBe(false);
+  });
+
   it('exposes cycle durations and outcomes and the ingest counters on /metrics', async () => {
     const metrics = await app.inject('/metrics');
     expect(metrics.statusCode).toBe(200);
