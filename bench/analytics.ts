@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createAnalytics } from '../src/analytics/index.ts';
 import { loadConfig, parseHeadroomFile } from '../src/config/index.ts';
 import { createStore } from '../src/store/index.ts';
+import { insertMinuteRollups } from './support/minute-rollups.ts';
 
 const POOLS = 10;
 const CYCLES = Number(process.env['BENCH_CYCLES'] ?? 5);
@@ -45,26 +46,7 @@ async function child(keys: number): Promise<void> {
     const nowMs = Date.now();
     const dayStart = Math.floor(nowMs / 60_000) * 60_000 - 1_440 * 60_000;
     const loadStarted = performance.now();
-    // A day of minutes per key: a key-specific level, a diurnal shape and noise; about one key in
-    // five runs hot enough to exhaust its daily request quota.
-    await store.queryRows(
-      `INSERT INTO ${store.database}.usage_minute
-         (minute, pool, key_id, partition, provider, model, requests, input_tokens, output_tokens, cost_usd, ok)
-       SELECT minute, pool, key_id, partition, 'openai', 'gpt-4o-mini', requests, requests * 900, requests * 200,
-              requests * 0.0004, requests
-       FROM (
-         SELECT toDateTime(intDiv({start:UInt64}, 1000) + (number % 1440) * 60) AS minute,
-                concat('pool-', toString(intDiv(number, 1440) % ${POOLS})) AS pool,
-                concat('key-', toString(intDiv(number, 1440))) AS key_id,
-                concat('org-', toString(intDiv(number, 1440) % 100)) AS partition,
-                toUInt64(greatest(0, round(
-                  (0.6 + (cityHash64(intDiv(number, 1440)) % 100) / 100 * if(cityHash64(intDiv(number, 1440)) % 5 = 0, 1.6, 0.7))
-                  * (1 + 0.6 * sin((number % 1440) / 1440 * 2 * pi() - 1.5))
-                  * (0.5 + (cityHash64(number) % 1000) / 1000)))) AS requests
-         FROM numbers({rows:UInt64})
-       )`,
-      { start: dayStart, rows: keys * 1_440 },
-    );
+    await insertMinuteRollups(store, { keys, pools: POOLS, startMs: dayStart });
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     // A day of rollups inserted at once leaves merges running for a while; rollups that arrive minute
     // by minute do not. Measure once they are done (or after two minutes).

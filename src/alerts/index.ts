@@ -219,6 +219,8 @@ export function createAlerting(options: {
   store: Store;
   file: HeadroomFile;
   slack: SlackConfig;
+  /** `HEADROOM_PUBLIC_URL`: notifications link to the page of their key, partition or pool. */
+  publicUrl?: string;
   rules: RuleSettings;
   health?: Partial<HealthRuleSettings>;
   policy: AlertPolicy;
@@ -231,7 +233,7 @@ export function createAlerting(options: {
   const { store, rules, policy, log } = options;
   const health: HealthRuleSettings = { ...DEFAULT_HEALTH_RULE_SETTINGS, ...options.health };
   const clock = options.clock ?? Date.now;
-  const routing: AlertRouting = buildAlertRouting(options.file, options.slack);
+  const routing: AlertRouting = buildAlertRouting(options.file, options.slack, options.publicUrl);
   const queue = createDeliveryQueue((lane, error) =>
     log.warn(
       { group: lane, err: error instanceof Error ? error.message : String(error) },

@@ -5,6 +5,7 @@ import {
   forecastPredictLinear,
   windowBounds,
   type Forecast,
+  type ForecastInput,
   type PoolCapacityForecast,
   type QuotaDimension,
   type QuotaWindow,
@@ -25,6 +26,11 @@ export interface QuotaForecast {
    * that range), if before the reset; null otherwise, or when the pace is not asked for.
    */
   paceEtaMs: number | null;
+  /**
+   * What the forecasting core was given, for windows that reset (calendar, provider): asking it again
+   * with `fanAtMs` draws the forecast fan of this very forecast.
+   */
+  input?: ForecastInput;
 }
 
 export interface SubjectForecast {
@@ -358,7 +364,7 @@ function forecastQuota(
   } else {
     fit = { bucketMs, series: spreadHoursThenFine(usage, bucketMs) };
   }
-  const forecast = forecastExhaustion({
+  const input: ForecastInput = {
     nowMs,
     windowStartMs: fitStartMs,
     resetAtMs: bounds.resetAtMs,
@@ -368,7 +374,8 @@ function forecastQuota(
     history: fit.series,
     bucketMs: fit.bucketMs,
     timeZone: quota.timeZone,
-  });
+  };
+  const forecast = forecastExhaustion(input);
   let paceEtaMs: number | null = null;
   if (inputs.paceLookbackMs !== undefined && inputs.paceLookbackMs > 0) {
     // Fine buckets cover the last day, which is as far back as a pace looks.
@@ -387,7 +394,7 @@ function forecastQuota(
     if (pace.status === 'ok' && pace.etaP50Ms !== null && pace.etaP50Ms < bounds.resetAtMs)
       paceEtaMs = pace.etaP50Ms;
   }
-  return { quota, windowStartMs: bounds.startMs, forecast, paceEtaMs };
+  return { quota, windowStartMs: bounds.startMs, forecast, paceEtaMs, input };
 }
 
 function poolCapacity(results: readonly SubjectForecast[], nowMs: number): PoolCapacity[] {

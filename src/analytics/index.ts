@@ -7,6 +7,7 @@ import {
   type ForecastFacts,
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
+import type { MetricsRegistry } from '../metrics/index.ts';
 import { attachSpill, computeAdvice, computeSpill, type Advice } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
 import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
@@ -61,6 +62,8 @@ export interface Analytics {
   lastRun(): JobRun | undefined;
   /** Sizes and timings of the last successful cycle. */
   lastStats(): CycleStats | undefined;
+  /** Calls `listener` after every completed cycle run; returns the unsubscribe function. */
+  subscribe(listener: (run: JobRun) => void): () => void;
   /** Where alerts go: one line per active integration; empty when none is configured. */
   alertChannels(): string[];
   /** Waits for alert deliveries in flight. */
@@ -98,6 +101,8 @@ export function createAnalytics(options: {
    * synchronously at the end of the cycle: it must hand any I/O off and return at once.
    */
   onAdvice?: (advice: ReadonlyMap<string, Advice>, nowMs: number) => void;
+  /** Receives each cycle's duration and outcome (through the job wrapper). */
+  metrics?: MetricsRegistry;
 }): Analytics {
   const { config, store, log } = options;
   const clock = options.clock ?? Date.now;
@@ -108,6 +113,7 @@ export function createAnalytics(options: {
     store,
     file,
     slack: config.slack,
+    ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     clock,
     rules: {
       warningRatio: file.alerts.warning_ratio,
@@ -381,7 +387,10 @@ export function createAnalytics(options: {
     return out;
   }
 
-  const job = createJobRunner('analytics cycle', cycle, log, clock);
+  const listeners = new Set<(run: JobRun) => void>();
+  const job = createJobRunner('analytics cycle', cycle, log, clock, options.metrics, (run) => {
+    for (const listener of listeners) listener(run);
+  });
 
   return {
     async start(startOptions = {}) {
@@ -422,6 +431,10 @@ export function createAnalytics(options: {
     lastStats: () => stats,
     alertChannels: () => alerting.channels(),
     drainDeliveries: (timeoutMillis) => alerting.drain(timeoutMillis),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async stop() {
       await task?.stop();
       await task?.destroy();

@@ -1,3 +1,5 @@
+import type { MetricsRegistry } from '../metrics/index.ts';
+
 /** Outcome of one run of a scheduled job, kept for /metrics and logs. */
 export interface JobRun {
   name: string;
@@ -21,6 +23,9 @@ export function createJobRunner(
   job: () => Promise<void>,
   log: Logger,
   clock: () => number = Date.now,
+  metrics?: MetricsRegistry,
+  /** Called after every completed run (not skipped ones), e.g. to tell pages a cycle finished. */
+  onRun?: (run: JobRun) => void,
 ) {
   let running: Promise<JobRun> | undefined;
   let last: JobRun | undefined;
@@ -53,10 +58,34 @@ export function createJobRunner(
         running = undefined;
         last = run;
         runs++;
+        const labels = { job: name };
+        metrics?.increment('headroom_job_runs_total', 'Scheduled job runs by outcome.', {
+          ...labels,
+          outcome: run.outcome,
+        });
+        metrics?.observe(
+          'headroom_job_duration_seconds',
+          'Time scheduled job runs took.',
+          run.durationMs / 1000,
+          labels,
+        );
+        metrics?.setGauge(
+          'headroom_job_last_run_timestamp_seconds',
+          'When the last run of a job started.',
+          run.startedAtMs / 1000,
+          labels,
+        );
+        metrics?.setGauge(
+          'headroom_job_last_success',
+          '1 when the last run of a job succeeded, 0 when it failed.',
+          run.outcome === 'success' ? 1 : 0,
+          labels,
+        );
         if (run.outcome === 'failure') {
           failures++;
           log.error({ job: name, durationMs: Math.round(run.durationMs), err: run.error }, `${name} failed`);
         }
+        onRun?.(run);
         return run;
       });
     },

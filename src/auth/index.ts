@@ -1,6 +1,5 @@
 /** Bearer-token checks, shared by the service and the gateway and kept free of their dependencies. */
 import { timingSafeEqual } from 'node:crypto';
-import { ErrorCode, HeadroomError } from '../errors/index.ts';
 
 /** True when `Authorization: Bearer <token>` carries one of `tokens`; compared in constant time. */
 export function bearerMatches(header: string | undefined, tokens: readonly string[]): boolean {
@@ -13,14 +12,4 @@ export function bearerMatches(header: string | undefined, tokens: readonly strin
     if (expected.length === presented.length && timingSafeEqual(expected, presented)) ok = true;
   }
   return ok;
-}
-
-/** Throws 401 unless the admin token (when one is configured) is presented. */
-export function requireAdmin(header: string | undefined, adminToken: string | undefined): void {
-  if (adminToken === undefined || bearerMatches(header, [adminToken])) return;
-  throw new HeadroomError(
-    ErrorCode.unauthorized,
-    'missing or invalid admin token: send Authorization: Bearer <HEADROOM_ADMIN_TOKEN>',
-    { statusCode: 401 },
-  );
 }

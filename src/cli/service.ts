@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { createAnalytics, type Analytics } from '../analytics/index.ts';
 import { findConfigWarnings, summarizeConfig, type Config } from '../config/index.ts';
-import { buildApp, registerApi } from '../http/index.ts';
+import { buildApp } from '../http/index.ts';
 import { createIngest, type Ingest } from '../ingest/index.ts';
+import { createMetricsRegistry } from '../metrics/index.ts';
 import { createPusher, createPushTarget, type Pusher } from '../rebalance/index.ts';
 import { createStore, type Store } from '../store/index.ts';
 
@@ -39,7 +40,15 @@ export async function startService(
       ? undefined
       : createIngest({ config: config.ingest, store, retentionDays: config.retentionDays });
   await ingest?.start();
-  const app = await buildApp({ config, store, ...(ingest === undefined ? {} : { ingest }) });
+  const metrics = createMetricsRegistry();
+  // Analytics and pushes log through the app's logger, which exists only once the app is built.
+  const appLog: { current?: FastifyInstance['log'] } = {};
+  const log = {
+    debug: (obj: object, msg: string) => appLog.current?.debug(obj, msg),
+    info: (obj: object, msg: string) => appLog.current?.info(obj, msg),
+    warn: (obj: object, msg: string) => appLog.current?.warn(obj, msg),
+    error: (obj: object, msg: string) => appLog.current?.error(obj, msg),
+  };
   const pusher =
     config.role === 'ingest' || config.pushTargets.length === 0
       ? undefined
@@ -49,7 +58,7 @@ export async function startService(
             policy: { deadlineMillis: target.deadline_ms },
           })),
           store,
-          log: app.log,
+          log,
         });
   await pusher?.restore();
   const analytics =
@@ -58,12 +67,19 @@ export async function startService(
       : createAnalytics({
           config,
           store,
-          log: app.log,
+          log,
+          metrics,
           ...(pusher === undefined ? {} : { onAdvice: (advice, nowMs) => pusher.onAdvice(advice, nowMs) }),
         });
-  if (analytics !== undefined) {
-    await app.register(async (scope) => registerApi(scope, analytics, store, config.adminToken, pusher));
-  }
+  const app = await buildApp({
+    config,
+    store,
+    metrics,
+    ...(ingest === undefined ? {} : { ingest }),
+    ...(analytics === undefined ? {} : { analytics }),
+    ...(pusher === undefined ? {} : { pusher }),
+  });
+  appLog.current = app.log;
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url, ...summarizeConfig(config) }, 'headroom configuration loaded');
   for (const warning of findConfigWarnings(config)) app.log.warn(warning);

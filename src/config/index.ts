@@ -102,8 +102,13 @@ export interface Config {
   readonly retentionDays: number;
   /** `HEADROOM_CONFIG` as an absolute path: the pools/keys/quotas file, default `./headroom.yaml` when it exists. */
   readonly configFile: string | undefined;
-  /** `HEADROOM_ADMIN_TOKEN`: bearer token for mutating routes and advice; unset means open. */
+  /** `HEADROOM_ADMIN_TOKEN`: bearer token for mutating routes, advice and the pages; unset means open. */
   readonly adminToken: string | undefined;
+  /**
+   * `HEADROOM_PUBLIC_URL`: where people reach headroom's pages (e.g. `https://headroom.example.com`);
+   * alerts link to the page of their key, partition or pool. Unset: no links.
+   */
+  readonly publicUrl: string | undefined;
   readonly clickhouse: ClickHouseConfig;
   readonly ingest: IngestConfig;
   readonly slack: SlackConfig;
@@ -204,6 +209,7 @@ export function loadConfig(options: { env?: Env; overrides?: ConfigOverrides; cw
     retentionDays: readInt(env, 'HEADROOM_RETENTION_DAYS', 30, 1, 3650),
     configFile,
     adminToken: readString(env, 'HEADROOM_ADMIN_TOKEN'),
+    publicUrl: readUrl(env, 'HEADROOM_PUBLIC_URL'),
     clickhouse: {
       url: readUrl(env, 'HEADROOM_CLICKHOUSE_URL'),
       user: readString(env, 'HEADROOM_CLICKHOUSE_USER') ?? 'default',

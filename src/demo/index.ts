@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { trace } from '@opentelemetry/api';
+import { trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -11,21 +11,29 @@ import type { Config } from '../config/index.ts';
 import { fetchKeys, formatKeyTable } from '../status/index.ts';
 import { startSlackServer } from './slack-server.ts';
 import { createRandom, describeTimeZone } from '../forecast/index.ts';
-import { arrivals, emitCall, zoneWithLocalHour, type TrafficKey } from './traffic.ts';
+import {
+  DEMO_KEYS,
+  emitCall,
+  emitDemoHistory,
+  formatDemoConfig,
+  zoneWithLocalHour,
+  type TrafficKey,
+} from './traffic.ts';
 
 export { startSlackServer } from './slack-server.ts';
 export type { SlackCall, SlackServer } from './slack-server.ts';
-export { arrivals, emitCall, zoneWithLocalHour } from './traffic.ts';
+export {
+  arrivals,
+  DEMO_KEYS,
+  emitCall,
+  emitDemoHistory,
+  formatDemoConfig,
+  zoneWithLocalHour,
+} from './traffic.ts';
 export type { TrafficKey } from './traffic.ts';
 
-const HOUR = 3_600_000;
 const POOL = 'demo';
-const KEYS: Array<TrafficKey & { limit: number }> = [
-  { keyId: 'team-a', partition: 'org-main', requestsPerHour: 120, limit: 6_000 },
-  { keyId: 'team-b', partition: 'org-main', requestsPerHour: 120, limit: 2_400 },
-  { keyId: 'batch', partition: 'org-batch', requestsPerHour: 200, limit: 10_000 },
-  { keyId: 'spare', partition: 'org-batch', requestsPerHour: 60, limit: 4_000 },
-];
+const KEYS = DEMO_KEYS;
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
@@ -34,6 +42,39 @@ function pad(text: string, width: number): string {
 interface AdviceResponse {
   version: number;
   keys: Array<{ key_id: string; weight: number; state: string; reason: string }>;
+}
+
+/** What a gateway's telemetry looks like to the demo: a tracer, and a way to wait for its export. */
+export interface GatewayTelemetry {
+  tracer: Tracer;
+  /** Resolves once every span emitted so far is exported (and so committed by headroom). */
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** The OpenTelemetry SDK as a gateway node runs it, exporting OTLP/HTTP protobuf to headroom at `url`. */
+export function startGatewayTelemetry(url: string): GatewayTelemetry {
+  const processor = new BatchSpanProcessor({
+    exporter: new OTLPTraceExporter({ url: `${url}/v1/traces` }),
+    maxQueueSize: 200_000,
+    maxExportBatchSize: 2_000,
+    scheduledDelayMillis: 50,
+  });
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ 'service.name': 'demo-gateway', 'service.instance.id': 'gw-1' }),
+    spanProcessors: [processor],
+    instrumentations: [],
+    // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
+    metricReaders: [],
+    logRecordProcessors: [],
+    autoDetectResources: false,
+  });
+  sdk.start();
+  return {
+    tracer: trace.getTracer('headroom-demo'),
+    flush: () => processor.forceFlush(),
+    shutdown: () => sdk.shutdown(),
+  };
 }
 
 /**
@@ -56,22 +97,7 @@ export async function runDemo(
     // A quota day whose local time is mid-afternoon, so the demo looks the same at any hour.
     const timeZone = zoneWithLocalHour(nowMs, 15);
     const configFile = join(dir, 'headroom.yaml');
-    await writeFile(
-      configFile,
-      [
-        'analytics: { interval_seconds: 5, history_days: 3 }',
-        // No group_wait: the demo's first cycle already posts.
-        'alerts: { slack_channel: "#llm-keys", forecast_horizon_minutes: 480, route: { group_wait: 0s } }',
-        'pools:',
-        `  - name: ${POOL}`,
-        '    keys:',
-        ...KEYS.flatMap((k) => [
-          `      - id: ${k.keyId}`,
-          `        partition: ${k.partition}`,
-          `        quotas: [{ dimension: requests, window: day, limit: ${k.limit}, time_zone: ${timeZone} }]`,
-        ]),
-      ].join('\n'),
-    );
+    await writeFile(configFile, formatDemoConfig(timeZone));
     const config = deps.loadConfig({
       HEADROOM_CONFIG: configFile,
       HEADROOM_DATA_DIR: join(dir, 'data'),
@@ -85,39 +111,19 @@ export async function runDemo(
     print(
       `headroom demo — service at ${running.url} (embedded ClickHouse in ${dir}), Slack Web API at ${slack.url}`,
     );
+    print(`status pages: ${running.url}/ (pool page ${running.url}/pools/${POOL})`);
     print(
       `pool "${POOL}": ${KEYS.map((k) => `${k.keyId} (${k.limit.toLocaleString('en-US')} requests/day)`).join(', ')}; quota day in ${describeTimeZone(timeZone, nowMs)}\n`,
     );
 
-    const processor = new BatchSpanProcessor({
-      exporter: new OTLPTraceExporter({ url: `${running.url}/v1/traces` }),
-      maxQueueSize: 200_000,
-      maxExportBatchSize: 2_000,
-      scheduledDelayMillis: 50,
-    });
-    const sdk = new NodeSDK({
-      resource: resourceFromAttributes({ 'service.name': 'demo-gateway', 'service.instance.id': 'gw-1' }),
-      spanProcessors: [processor],
-      instrumentations: [],
-      // Traces only: without these the SDK also starts OTLP metrics and logs exporters from defaults.
-      metricReaders: [],
-      logRecordProcessors: [],
-      autoDetectResources: false,
-    });
-    sdk.start();
-    const tracer = trace.getTracer('headroom-demo');
+    const gateway = startGatewayTelemetry(running.url);
+    const { tracer } = gateway;
     const random = createRandom(7);
 
     print('1. Backfilling three days of gateway traffic through the OpenTelemetry SDK (OTLP/HTTP protobuf)…');
-    let sent = 0;
     const started = performance.now();
-    for (const key of KEYS) {
-      for (const at of arrivals(key, nowMs - 63 * HOUR, nowMs - 1_000, random)) {
-        emitCall(tracer, POOL, key, at, random);
-        sent++;
-      }
-    }
-    await processor.forceFlush();
+    const sent = emitDemoHistory(tracer, nowMs, random);
+    await gateway.flush();
     print(
       `   ${sent.toLocaleString('en-US')} spans exported and committed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
@@ -146,7 +152,7 @@ export async function runDemo(
         if (random() < 0.3) emitCall(tracer, POOL, key, at, random);
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    await processor.forceFlush();
+    await gateway.flush();
     await cycle('   Key table after the surge');
 
     const after = (await (await fetch(`${running.url}/v1/pools/${POOL}/advice`)).json()) as AdviceResponse;
@@ -162,7 +168,7 @@ export async function runDemo(
     print(
       `\nSlack received ${slack.delivered('chat.postMessage').length} message(s) and ${slack.delivered('chat.update').length} update(s). Done.`,
     );
-    await sdk.shutdown();
+    await gateway.shutdown();
   } finally {
     await service?.close();
     await slack.close();

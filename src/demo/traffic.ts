@@ -65,3 +65,43 @@ export function zoneWithLocalHour(nowMs: number, targetHour: number): string {
   // POSIX-style names: Etc/GMT-5 is five hours *ahead* of UTC.
   return offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
 }
+
+const HOUR_MS = 3_600_000;
+const DEMO_POOL = 'demo';
+
+/** The demo pool: four keys in two partitions; team-b's daily quota is far too small for its traffic. */
+export const DEMO_KEYS: ReadonlyArray<TrafficKey & { limit: number }> = [
+  { keyId: 'team-a', partition: 'org-main', requestsPerHour: 120, limit: 6_000 },
+  { keyId: 'team-b', partition: 'org-main', requestsPerHour: 120, limit: 2_400 },
+  { keyId: 'batch', partition: 'org-batch', requestsPerHour: 200, limit: 10_000 },
+  { keyId: 'spare', partition: 'org-batch', requestsPerHour: 60, limit: 4_000 },
+];
+
+/** The demo's configuration file: a 5 s cycle and each key's daily request quota in `timeZone`. */
+export function formatDemoConfig(timeZone: string): string {
+  return [
+    'analytics: { interval_seconds: 5, history_days: 3 }',
+    // No group_wait: the demo's first cycle already posts.
+    'alerts: { slack_channel: "#llm-keys", forecast_horizon_minutes: 480, route: { group_wait: 0s } }',
+    'pools:',
+    `  - name: ${DEMO_POOL}`,
+    '    keys:',
+    ...DEMO_KEYS.flatMap((k) => [
+      `      - id: ${k.keyId}`,
+      `        partition: ${k.partition}`,
+      `        quotas: [{ dimension: requests, window: day, limit: ${k.limit}, time_zone: ${timeZone} }]`,
+    ]),
+  ].join('\n');
+}
+
+/** The demo pool's last 63 hours of calls, as spans through `tracer`; returns how many were emitted. */
+export function emitDemoHistory(tracer: Tracer, nowMs: number, random: () => number): number {
+  let sent = 0;
+  for (const key of DEMO_KEYS) {
+    for (const at of arrivals(key, nowMs - 63 * HOUR_MS, nowMs - 1_000, random)) {
+      emitCall(tracer, DEMO_POOL, key, at, random);
+      sent++;
+    }
+  }
+  return sent;
+}

@@ -723,5 +723,37 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   const etaP10Ms = etaAt(0.1, null);
   const etaP50Ms = etaAt(0.5, etaP10Ms);
   const etaP90Ms = etaAt(0.9, etaP50Ms);
-  return { ...base, status: 'ok', etaP10Ms, etaP50Ms, etaP90Ms, pExhaust, ratePerMs };
+  const forecast: Forecast = { ...base, status: 'ok', etaP10Ms, etaP50Ms, etaP90Ms, pExhaust, ratePerMs };
+  if (input.fanAtMs === undefined) return forecast;
+
+  // The fan is the same predictive distribution read the other way: the usage quantile at t. Scaling
+  // the threshold onto the remaining quota makes the p90 line reach the limit exactly at etaP10.
+  const scale = threshold > 0 ? remaining / threshold : 1;
+  const usageQuantile = (massBuckets: number, quantile: number): number => {
+    const mean = massBuckets * level;
+    const variance =
+      dispersion * mean +
+      massBuckets * massBuckets * levelVariance +
+      mean * mean * (shapeVariance + driftVariance);
+    if (!(mean > 0)) return used;
+    let low = 0;
+    let high = mean + 20 * Math.sqrt(Math.max(variance, 0)) + 1;
+    for (let i = 0; i < 50 && high - low > 1e-6 * high; i += 1) {
+      const mid = (low + high) / 2;
+      if (gammaTailByMoments(mean, variance, mid) > 1 - quantile) low = mid;
+      else high = mid;
+    }
+    return Math.min(limit, used + ((low + high) / 2) * scale);
+  };
+  forecast.fan = input.fanAtMs.map((atMs) => {
+    const t = Math.min(Math.max(atMs, nowMs), resetAtMs);
+    const massBuckets = profileMassMs(profile, timeline, nowMs, t) / bucketMs;
+    return {
+      atMs: t,
+      p10: usageQuantile(massBuckets, 0.1),
+      p50: usageQuantile(massBuckets, 0.5),
+      p90: usageQuantile(massBuckets, 0.9),
+    };
+  });
+  return forecast;
 }

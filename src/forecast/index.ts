@@ -3,6 +3,7 @@
  * forecast out; no I/O and no clock reads (time is always an argument).
  */
 export type {
+  FanPoint,
   Forecast,
   ForecastInput,
   ForecastStatus,

@@ -92,6 +92,19 @@ export interface ForecastInput {
   bucketMs: number;
   /** IANA time zone of the hour-of-day profile. Default `UTC`. */
   timeZone?: string;
+  /**
+   * Times (epoch ms, from now to the reset) at which to report quantiles of the cumulative usage: the
+   * forecast fan a chart draws. Unset: no fan, which keeps a cycle over many quotas cheap.
+   */
+  fanAtMs?: readonly number[];
+}
+
+/** Quantiles of the usage counted in the window by `atMs`, capped at the limit. */
+export interface FanPoint {
+  atMs: number;
+  p10: number;
+  p50: number;
+  p90: number;
 }
 
 export type ForecastStatus = 'ok' | 'insufficient_data' | 'exhausted';
@@ -116,6 +129,8 @@ export interface Forecast {
   pExhaust: number;
   /** Fitted expected usage rate now, per ms. */
   ratePerMs?: number;
+  /** Present when `fanAtMs` was asked for and the forecast is `ok`. */
+  fan?: FanPoint[];
 }
 
 /** One key of a pool, as seen by the capacity forecast. */

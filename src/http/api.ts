@@ -1,230 +1,117 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Analytics, AnalyticsSnapshot, SubjectForecast } from '../analytics/index.ts';
-import { silenceFromRow, silencedBy, type AlertView, type Silence } from '../alerts/index.ts';
+import { z } from 'zod';
+import type { Analytics, AnalyticsSnapshot } from '../analytics/index.ts';
+import { silencedBy, silenceFromRow } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
-import { renderAdviceJson, type Pusher, type PushStatus } from '../rebalance/index.ts';
+import type { Pusher } from '../rebalance/index.ts';
 import type { Store } from '../store/index.ts';
-import { requireAdmin } from '../auth/index.ts';
-import { registerSilences } from './silences.ts';
+import {
+  AdviceViewSchema,
+  AlertsViewSchema,
+  buildAdviceView,
+  buildAlertsView,
+  buildKeysView,
+  buildPoolsView,
+  KeysViewSchema,
+  PoolsViewSchema,
+  type SilenceMatcher,
+} from '../view/index.ts';
+import type { ZodTypeProvider } from './zod.ts';
 
-function iso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+const ALERT_LIMIT_EXPECTED = 'a whole number from 1 to 10000';
+
+export const AlertsQuerySchema = z.object({
+  limit: z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      const value = text ?? '100';
+      if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 10_000) return Number(value);
+      context.addIssue({
+        code: 'custom',
+        message: `limit=${JSON.stringify(value)} is invalid: expected ${ALERT_LIMIT_EXPECTED}`,
+      });
+      return z.NEVER;
+    }),
+});
+
+export const KeysQuerySchema = z.object({ pool: z.string().optional() });
+export const PoolParamsSchema = z.object({ pool: z.string() });
+
+/** The latest cycle's snapshot, or a 503 saying why there is none yet. */
+export function requireSnapshot(analytics: Analytics): AnalyticsSnapshot {
+  const snapshot = analytics.snapshot();
+  if (snapshot === undefined) {
+    const last = analytics.lastRun();
+    throw new HeadroomError(
+      ErrorCode.notReady,
+      last?.outcome === 'failure'
+        ? `the analytics cycle failed: ${last.error ?? 'unknown error'}`
+        : 'the first analytics cycle has not completed yet',
+      { statusCode: 503, details: { retryAfterSeconds: 5 } },
+    );
+  }
+  return snapshot;
 }
 
-function round(value: number, digits = 4): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-function quotasOf(s: SubjectForecast): object[] {
-  return s.quotas.map((q) => ({
-    quota_id: q.quota.id,
-    dimension: q.quota.dimension,
-    window:
-      q.quota.window.kind === 'calendar'
-        ? q.quota.window.unit
-        : q.quota.window.kind === 'rolling'
-          ? `${q.quota.window.seconds}s`
-          : 'provider',
-    source: q.quota.source,
-    // A provider bucket whose reported reset has passed: full again until new headers say otherwise.
-    refilled: q.quota.reported?.refilled ?? false,
-    used: round(q.forecast.used),
-    limit: q.forecast.limit,
-    remaining: round(q.forecast.remaining),
-    window_start: iso(q.windowStartMs),
-    reset_at: iso(q.forecast.resetAtMs),
-    eta_p10: iso(q.forecast.etaP10Ms),
-    eta_p50: iso(q.forecast.etaP50Ms),
-    eta_p90: iso(q.forecast.etaP90Ms),
-    p_exhaust: round(q.forecast.pExhaust),
-    pace_eta: iso(q.paceEtaMs),
-    status: q.forecast.status,
-    method: q.forecast.method,
-  }));
-}
-
-function alertJson(a: AlertView, silences: readonly Silence[], nowMs: number): object {
-  // Silences are matched now, not as of the last cycle: a silence just created shows at once.
-  const silenced = silencedBy(a.labels, silences, nowMs);
-  return {
-    alert_id: a.alertId,
-    rule: a.rule,
-    severity: a.severity,
-    state: a.state,
-    pool: a.pool,
-    subject_kind: a.subjectKind,
-    subject_id: a.subjectId,
-    quota_id: a.quotaId,
-    summary: a.summary,
-    labels: a.labels,
-    started_at: iso(a.startedAtMs),
-    fired_at: iso(a.firedAtMs),
-    silenced: silenced.length > 0,
-    silenced_by: silenced,
-    inhibited: a.inhibitedBy.length > 0,
-    inhibited_by: a.inhibitedBy,
-    delivered: a.delivered,
-    used: a.facts.used ?? null,
-    limit: a.facts.limit ?? null,
-    eta_p50: iso(a.facts.etaP50Ms ?? a.facts.atMs),
-    reset_at: iso(a.facts.resetAtMs),
-  };
-}
-
-function pushStatusJson(p: PushStatus): object {
-  return {
-    target: p.target,
-    type: p.type,
-    in_flight: p.inFlight,
-    last:
-      p.last === undefined
-        ? null
-        : {
-            at: iso(p.last.at),
-            advice_version: p.last.advice_version,
-            trigger: p.last.trigger,
-            outcome: p.last.outcome,
-            error: p.last.error === '' ? null : p.last.error,
-            attempts: p.last.attempts,
-            duration_ms: p.last.duration_ms,
-          },
-  };
+/** Matches alerts against the silences as they are now. */
+export async function readSilenceMatcher(store: Store): Promise<SilenceMatcher> {
+  const silences = (await store.readSilences()).map(silenceFromRow);
+  const nowMs = Date.now();
+  return (labels) => silencedBy(labels, silences, nowMs);
 }
 
 /** The read API over the latest analytics cycle: pools, keys, advice, alerts. */
-export async function registerApi(
+export async function apiPlugin(
   app: FastifyInstance,
-  analytics: Analytics,
-  store: Store,
-  adminToken: string | undefined,
-  pusher?: Pick<Pusher, 'status'>,
+  options: { analytics: Analytics; store: Store; pusher?: Pick<Pusher, 'status'> },
 ): Promise<void> {
-  const requireSnapshot = (): AnalyticsSnapshot => {
-    const snapshot = analytics.snapshot();
-    if (snapshot === undefined) {
-      const last = analytics.lastRun();
-      throw new HeadroomError(
-        ErrorCode.notReady,
-        last?.outcome === 'failure'
-          ? `the analytics cycle failed: ${last.error ?? 'unknown error'}`
-          : 'the first analytics cycle has not completed yet',
-        { statusCode: 503, details: { retryAfterSeconds: 5 } },
-      );
-    }
-    return snapshot;
-  };
+  const { analytics, store, pusher } = options;
+  const scope = app.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/v1/pools', async () => {
-    const snapshot = requireSnapshot();
-    const pools = new Set([...snapshot.subjects.map((s) => s.subject.pool), ...snapshot.advice.keys()]);
-    return {
-      evaluated_at: iso(snapshot.evaluatedAtMs),
-      pools: [...pools].sort().map((pool) => ({
-        pool,
-        keys: snapshot.subjects.filter((s) => s.subject.pool === pool && s.subject.kind === 'key').length,
-        active_alerts: snapshot.alerts.filter((a) => a.pool === pool && a.state === 'firing').length,
-        advice_version: snapshot.advice.get(pool)?.version ?? null,
-        push: (pusher?.status() ?? []).filter((p) => p.pool === pool).map(pushStatusJson),
-        capacity: snapshot.capacity
-          .filter((c) => c.pool === pool)
-          .map((c) => ({
-            quota_id: c.quotaId,
-            dimension: c.dimension,
-            keys: c.keys,
-            demand_per_second: round(c.demandPerSecond),
-            runs_dry: c.capacity.runsDry,
-            runs_dry_at: iso(c.capacity.etaMs),
-            capacity_before_earliest_reset: round(c.capacity.capacityBeforeEarliestReset),
-          })),
-        quotas: snapshot.subjects
-          .filter((s) => s.subject.pool === pool && s.subject.kind === 'pool')
-          .flatMap((s) => quotasOf(s)),
-        partitions: snapshot.subjects
-          .filter((s) => s.subject.pool === pool && s.subject.kind === 'partition')
-          .map((s) => ({ partition: s.subject.id, keys: s.subject.keyIds, quotas: quotasOf(s) })),
-      })),
-    };
-  });
+  scope.get('/v1/pools', { schema: { response: { 200: PoolsViewSchema } } }, async () =>
+    buildPoolsView(requireSnapshot(analytics), pusher?.status() ?? []),
+  );
 
-  app.get<{ Querystring: { pool?: string } }>('/v1/keys', async (request) => {
-    const snapshot = requireSnapshot();
-    const pool = request.query.pool;
-    const keys = snapshot.subjects.filter(
-      (s) => s.subject.kind === 'key' && (pool === undefined || s.subject.pool === pool),
-    );
-    return {
-      evaluated_at: iso(snapshot.evaluatedAtMs),
-      keys: keys.map((s) => {
-        const advised = snapshot.advice.get(s.subject.pool)?.keys.find((k) => k.key_id === s.subject.id);
-        return {
-          pool: s.subject.pool,
-          key_id: s.subject.id,
-          partition: s.subject.partition,
-          provider: s.subject.provider,
-          weight: advised?.weight ?? null,
-          state: advised?.state ?? null,
-          quotas: quotasOf(s),
-        };
-      }),
-    };
-  });
+  scope.get(
+    '/v1/keys',
+    { schema: { querystring: KeysQuerySchema, response: { 200: KeysViewSchema } } },
+    async (request) => buildKeysView(requireSnapshot(analytics), request.query.pool),
+  );
 
-  app.get<{ Params: { pool: string } }>('/v1/pools/:pool/advice', async (request, reply) => {
-    requireAdmin(request.headers.authorization, adminToken);
-    const snapshot = requireSnapshot();
-    const advice = snapshot.advice.get(request.params.pool);
-    if (advice === undefined) {
-      throw new HeadroomError(
-        ErrorCode.notFound,
-        `no advice for pool ${JSON.stringify(request.params.pool)}: no key of it has been seen or configured`,
-        {
-          statusCode: 404,
-          details: { pool: request.params.pool },
-        },
-      );
-    }
-    const etag = `"${createHash('sha256').update(`${advice.pool}\u0000${advice.version}`).digest('hex').slice(0, 16)}"`;
-    void reply.header('etag', etag).header('cache-control', 'no-cache');
-    const inm = request.headers['if-none-match'];
-    if (inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
-      return reply.status(304).send();
-    }
-    return renderAdviceJson(advice);
-  });
+  scope.get(
+    '/v1/pools/:pool/advice',
+    {
+      config: { access: 'admin' },
+      schema: { params: PoolParamsSchema, response: { 200: AdviceViewSchema, 304: z.undefined() } },
+    },
+    async (request, reply) => {
+      const snapshot = requireSnapshot(analytics);
+      const advice = snapshot.advice.get(request.params.pool);
+      if (advice === undefined) {
+        throw new HeadroomError(
+          ErrorCode.notFound,
+          `no advice for pool ${JSON.stringify(request.params.pool)}: no key of it has been seen or configured`,
+          { statusCode: 404, details: { pool: request.params.pool } },
+        );
+      }
+      const etag = `"${createHash('sha256').update(`${advice.pool}\u0000${advice.version}`).digest('hex').slice(0, 16)}"`;
+      void reply.header('etag', etag).header('cache-control', 'no-cache');
+      const inm = request.headers['if-none-match'];
+      if (inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+        return reply.status(304).send();
+      }
+      return buildAdviceView(advice);
+    },
+  );
 
-  app.get<{ Querystring: { limit?: string } }>('/v1/alerts', async (request) => {
-    const limitText = request.query.limit ?? '100';
-    if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 10_000) {
-      throw new HeadroomError(
-        ErrorCode.badRequest,
-        `limit=${JSON.stringify(limitText)} is invalid: expected a whole number from 1 to 10000`,
-        {
-          statusCode: 400,
-        },
-      );
-    }
-    const snapshot = analytics.snapshot();
-    const history = await store.readAlertHistory(Number(limitText));
-    const silences = (await store.readSilences()).map(silenceFromRow);
-    const nowMs = Date.now();
-    return {
-      active: (snapshot?.alerts ?? []).map((a) => alertJson(a, silences, nowMs)),
-      history: history.map((row) => ({
-        at: iso(row.at),
-        alert_id: row.alert_id,
-        rule: row.rule,
-        severity: row.severity,
-        state: row.state,
-        pool: row.pool,
-        subject_kind: row.subject_kind,
-        subject_id: row.subject_id,
-        quota_id: row.quota_id,
-        summary: row.summary,
-      })),
-    };
-  });
-
-  await registerSilences(app, store, adminToken);
+  scope.get(
+    '/v1/alerts',
+    { schema: { querystring: AlertsQuerySchema, response: { 200: AlertsViewSchema } } },
+    async (request) => {
+      const history = await store.readAlertHistory(request.query.limit);
+      return buildAlertsView(analytics.snapshot()?.alerts ?? [], history, await readSilenceMatcher(store));
+    },
+  );
 }

@@ -9,7 +9,6 @@ import {
 } from '../alerts/index.ts';
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
 import type { Store } from '../store/index.ts';
-import { requireAdmin } from '../auth/index.ts';
 
 function invalid(field: string, message: string, value?: unknown): never {
   throw new HeadroomError(ErrorCode.badRequest, `${field}: ${message}`, {
@@ -93,12 +92,12 @@ function toRow(s: Silence): Parameters<Store['writeSilence']>[0] {
  * lists them with their state, `DELETE /v1/silences/:id` expires one. Mutations take the admin
  * token when one is configured.
  */
-export async function registerSilences(
+export async function silencesPlugin(
   app: FastifyInstance,
-  store: Store,
-  adminToken: string | undefined,
-  clock: () => number = Date.now,
+  options: { store: Store; clock?: () => number },
 ): Promise<void> {
+  const { store } = options;
+  const clock = options.clock ?? Date.now;
   const find = async (id: string): Promise<Silence> => {
     const row = (await store.readSilences()).find((s) => s.id === id);
     if (row === undefined)
@@ -118,8 +117,7 @@ export async function registerSilences(
     silenceJson(await find(request.params.id), clock()),
   );
 
-  app.post('/v1/silences', async (request) => {
-    requireAdmin(request.headers.authorization, adminToken);
+  app.post('/v1/silences', { config: { access: 'admin' } }, async (request) => {
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       invalid('body', 'expected a JSON object {matchers, startsAt, endsAt, createdBy, comment}');
@@ -146,21 +144,24 @@ export async function registerSilences(
     return { silenceID: silence.id };
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/silences/:id', async (request) => {
-    requireAdmin(request.headers.authorization, adminToken);
-    const silence = await find(request.params.id);
-    const nowMs = clock();
-    // Expiring keeps the silence (for the record) and ends it now.
-    if (silenceState(silence, nowMs) !== 'expired') {
-      const expired: Silence = {
-        ...silence,
-        startsAtMs: Math.min(silence.startsAtMs, nowMs),
-        endsAtMs: nowMs,
-        updatedAtMs: Math.max(nowMs, silence.updatedAtMs + 1),
-      };
-      await store.writeSilence(toRow(expired));
-      return silenceJson(expired, nowMs);
-    }
-    return silenceJson(silence, nowMs);
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/v1/silences/:id',
+    { config: { access: 'admin' } },
+    async (request) => {
+      const silence = await find(request.params.id);
+      const nowMs = clock();
+      // Expiring keeps the silence (for the record) and ends it now.
+      if (silenceState(silence, nowMs) !== 'expired') {
+        const expired: Silence = {
+          ...silence,
+          startsAtMs: Math.min(silence.startsAtMs, nowMs),
+          endsAtMs: nowMs,
+          updatedAtMs: Math.max(nowMs, silence.updatedAtMs + 1),
+        };
+        await store.writeSilence(toRow(expired));
+        return silenceJson(expired, nowMs);
+      }
+      return silenceJson(silence, nowMs);
+    },
+  );
 }

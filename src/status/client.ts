@@ -1,5 +1,5 @@
 import { ErrorCode, HeadroomError } from '../errors/index.ts';
-import type { KeysView } from './key-table.ts';
+import type { KeysView } from '../view/index.ts';
 
 /**
  * One call to the HTTP API of a running headroom (CLI commands never open the data directory: chDB

@@ -1,29 +1,4 @@
-/** One quota of a key as `GET /v1/keys` returns it (the fields the table shows). */
-export interface KeyQuotaView {
-  quota_id: string;
-  refilled?: boolean;
-  used: number;
-  limit: number;
-  p_exhaust: number;
-  eta_p50: string | null;
-  reset_at: string | null;
-  status: string;
-}
-
-/** One key as `GET /v1/keys` returns it. */
-export interface KeyView {
-  pool: string;
-  key_id: string;
-  weight: number | null;
-  state: string | null;
-  quotas: KeyQuotaView[];
-}
-
-/** The body of `GET /v1/keys`. */
-export interface KeysView {
-  evaluated_at: string | null;
-  keys: KeyView[];
-}
+import type { KeysView } from '../view/index.ts';
 
 const NONE = '—';
 

@@ -152,6 +152,22 @@ export interface AdviceRow {
   reason: string;
 }
 
+/** Calls of one key per bucket by outcome. */
+export interface OutcomeBucketRow {
+  t: number;
+  ok: number;
+  rate_limited: number;
+  quota_exhausted: number;
+  /** Every other outcome: overloaded, auth, client and upstream errors, timeouts. */
+  other: number;
+}
+
+/** Which alert events to read: all, or those of one pool, optionally of one subject. */
+export interface AlertHistoryFilter {
+  pool?: string;
+  subjectId?: string;
+}
+
 export interface AnalyticsStore {
   /** Every key seen in [fromMs, untilMs) with its usage in buckets of `bucketSeconds`. */
   readKeySeries(fromMs: number, untilMs: number, bucketSeconds: number): Promise<KeySeries[]>;
@@ -164,7 +180,17 @@ export interface AnalyticsStore {
   /** The latest event of every alert that is not resolved, or whose resolution was not delivered. */
   readOpenAlerts(): Promise<AlertEventRow[]>;
   /** Alert events, newest first. */
-  readAlertHistory(limit: number): Promise<AlertEventRow[]>;
+  readAlertHistory(limit: number, filter?: AlertHistoryFilter): Promise<AlertEventRow[]>;
+  /** One key's calls by outcome in buckets of `bucketSeconds` over [fromMs, untilMs). */
+  readOutcomes(
+    pool: string,
+    keyId: string,
+    fromMs: number,
+    untilMs: number,
+    bucketSeconds: number,
+  ): Promise<OutcomeBucketRow[]>;
+  /** Every advice version of a pool generated since `sinceMs`, oldest first. */
+  readAdviceHistory(pool: string, sinceMs: number): Promise<AdviceRow[]>;
   writeAdvice(rows: readonly AdviceRow[]): Promise<void>;
   /**
    * Per key: calls and throttled calls since `throttlingSinceMs`, auth errors and the last success
@@ -312,12 +338,43 @@ export function createAnalyticsStore(
       );
       return numbers<AlertEventRow>(rows, alertFields);
     },
-    async readAlertHistory(limit) {
+    async readAlertHistory(limit, filter = {}) {
+      const where = [
+        ...(filter.pool === undefined ? [] : ['pool = {pool:String}']),
+        ...(filter.subjectId === undefined ? [] : ['subject_id = {subject:String}']),
+      ];
       const rows = await queryRows<Record<string, unknown>>(
-        `SELECT ${ALERT_COLUMNS} FROM ${database}.alerts ORDER BY at DESC LIMIT {limit:UInt32}`,
-        { limit },
+        `SELECT ${ALERT_COLUMNS} FROM ${database}.alerts
+         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+         ORDER BY at DESC LIMIT {limit:UInt32}`,
+        { limit, pool: filter.pool ?? '', subject: filter.subjectId ?? '' },
       );
       return numbers<AlertEventRow>(rows, alertFields);
+    },
+    async readOutcomes(pool, keyId, fromMs, untilMs, bucketSeconds) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({bucket:UInt32}))) * 1000 AS t,
+                sum(u.ok) AS ok, sum(u.rate_limited) AS rate_limited, sum(u.quota_exhausted) AS quota_exhausted,
+                toInt64(sum(u.requests)) - toInt64(sum(u.ok)) - toInt64(sum(u.rate_limited))
+                  - toInt64(sum(u.quota_exhausted)) AS other
+         FROM ${database}.usage_minute AS u
+         WHERE pool = {pool:String} AND key_id = {key:String}
+           AND minute >= toDateTime(intDiv({from:UInt64}, 1000)) AND minute < toDateTime(intDiv({until:UInt64}, 1000))
+         GROUP BY t ORDER BY t`,
+        { pool, key: keyId, from: fromMs, until: untilMs, bucket: bucketSeconds },
+      );
+      return numbers<OutcomeBucketRow>(rows, ['t', 'ok', 'rate_limited', 'quota_exhausted', 'other']);
+    },
+    async readAdviceHistory(pool, sinceMs) {
+      const rows = await queryRows<Record<string, unknown>>(
+        `SELECT toUnixTimestamp64Milli(generated_at) AS generated_at, toUnixTimestamp64Milli(valid_until) AS valid_until,
+                pool, version, key_id, weight, state, toUnixTimestamp64Milli(until) AS until, reason
+         FROM ${database}.advice
+         WHERE pool = {pool:String} AND generated_at >= fromUnixTimestamp64Milli({since:Int64})
+         ORDER BY version, key_id`,
+        { pool, since: sinceMs },
+      );
+      return numbers<AdviceRow>(rows, ['generated_at', 'valid_until', 'version', 'until']);
     },
     writeAdvice: (rows) => insertJson(`${database}.advice`, rows),
     async readOutcomeCounts(throttlingSinceMs, healthSinceMs) {

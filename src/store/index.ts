@@ -12,11 +12,13 @@ export type { MigrationReport, StoreMode };
 export type {
   AdviceRow,
   AlertEventRow,
+  AlertHistoryFilter,
   AnalyticsStore,
   ForecastRow,
   KeySeries,
   NotificationRow,
   OutcomeCountRow,
+  OutcomeBucketRow,
   ProviderLimitRow,
   SilenceRow,
   ThrottlingRow,

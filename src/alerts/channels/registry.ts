@@ -19,6 +19,7 @@ export interface AlertRouting {
 interface Context {
   file: HeadroomFile;
   slack: SlackConfig;
+  publicUrl: string | undefined;
 }
 
 /** One small factory per channel type: adding a channel is one entry here. */
@@ -46,12 +47,14 @@ const CHANNEL_FACTORIES: Readonly<
         ctx.slack.channel ??
         '',
       timeoutMillis: 10_000,
+      ...(ctx.publicUrl === undefined ? {} : { publicUrl: ctx.publicUrl }),
     });
   },
-  webhook_configs: (spec: ReceiverSpec['webhook_configs'][number], id) =>
+  webhook_configs: (spec: ReceiverSpec['webhook_configs'][number], id, ctx) =>
     createWebhookNotifier({
       id,
       url: spec.url,
+      ...(ctx.publicUrl === undefined ? {} : { publicUrl: ctx.publicUrl }),
       ...(spec.secret === undefined ? {} : { secret: spec.secret }),
       timeoutMillis: spec.timeout_seconds * 1000,
     }),
@@ -95,8 +98,13 @@ function buildRoute(spec: RouteSpec, parent: Route | undefined, path: string): R
  * or a pool's `slack_channel`) make one receiver `slack`; with neither, there is no receiver and
  * alerts are evaluated and listed but not sent.
  */
-export function buildAlertRouting(file: HeadroomFile, slack: SlackConfig): AlertRouting {
-  const ctx: Context = { file, slack };
+export function buildAlertRouting(
+  file: HeadroomFile,
+  slack: SlackConfig,
+  /** `HEADROOM_PUBLIC_URL`: messages and payloads link to the page of their subject. */
+  publicUrl?: string,
+): AlertRouting {
+  const ctx: Context = { file, slack, publicUrl };
   let receivers = file.alerts.receivers;
   const anyChannel =
     slack.channel !== undefined ||

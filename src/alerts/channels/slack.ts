@@ -1,6 +1,7 @@
 import { LogLevel, WebClient, type KnownBlock } from '@slack/web-api';
 import type { IoResult } from '../../errors/index.ts';
 import type { NotificationIntent, SentAlert } from '../pipeline.ts';
+import { pageUrlFor } from '../../view/index.ts';
 import type { MessageRef, Notifier } from './notifier.ts';
 
 /** Slack's Block Kit limits (api.slack.com/reference/block-kit). */
@@ -21,8 +22,16 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-/** One alert as mrkdwn: what, used / limit, when it runs out and resets, what to do. */
-function alertText(a: SentAlert, resolved: boolean): string {
+/** The page of an alert's key, partition or pool under `HEADROOM_PUBLIC_URL`, if one is set. */
+export function alertPageUrl(a: SentAlert, publicUrl: string | undefined): string | undefined {
+  return pageUrlFor(
+    { pool: a.labels['pool'] ?? '', kind: a.labels['subject_kind'] ?? '', id: a.labels['subject'] ?? '' },
+    publicUrl,
+  );
+}
+
+/** One alert as mrkdwn: what, used / limit, when it runs out and resets, what to do, its page. */
+function alertText(a: SentAlert, resolved: boolean, publicUrl: string | undefined): string {
   const f = a.facts;
   const icon = resolved
     ? ':white_check_mark:'
@@ -46,6 +55,8 @@ function alertText(a: SentAlert, resolved: boolean): string {
     `\`${a.labels['subject'] ?? ''}\` · ${a.rule} rule${a.labels['quota'] ? ` · ${a.labels['quota']}` : ''}`,
   );
   if (!resolved) lines.push(`*What to do:* ${f.advice}`);
+  const url = alertPageUrl(a, publicUrl);
+  if (url !== undefined) lines.push(`<${url}|Open in headroom>`);
   return clip(lines.join('\n'), SLACK_LIMITS.sectionChars);
 }
 
@@ -68,7 +79,11 @@ function titleOf(intent: NotificationIntent, resolved: boolean): string {
  * limits (at most 50 blocks; a header of 150 characters; sections of 3000), with fresh `block_id`s
  * at every edit (`seq`), since Slack clients keep state per block_id.
  */
-export function buildGroupBlocks(intent: NotificationIntent, resolved: boolean): KnownBlock[] {
+export function buildGroupBlocks(
+  intent: NotificationIntent,
+  resolved: boolean,
+  publicUrl?: string,
+): KnownBlock[] {
   const id = (name: string): string => `${name}-${intent.seq}`;
   const blocks: KnownBlock[] = [
     {
@@ -90,7 +105,7 @@ export function buildGroupBlocks(intent: NotificationIntent, resolved: boolean):
     blocks.push({
       type: 'section',
       block_id: id(`alert-${i}`),
-      text: { type: 'mrkdwn', text: alertText(a, resolved) },
+      text: { type: 'mrkdwn', text: alertText(a, resolved, publicUrl) },
     }),
   );
   if (intent.alerts.length > shown.length)
@@ -187,6 +202,8 @@ export interface SlackNotifierOptions {
   /** The channel of a group: from the receiver, else the pool's, else the default. */
   channelFor: (groupLabels: Readonly<Record<string, string>>) => string;
   timeoutMillis: number;
+  /** `HEADROOM_PUBLIC_URL`: each alert links to the page of its key, partition or pool. */
+  publicUrl?: string;
 }
 
 /**
@@ -227,7 +244,11 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
         if (resolved) return { kind: 'success', value: {} };
         const channel = options.channelFor(intent.groupLabels);
         const posted = await call('chat.postMessage', () =>
-          client.chat.postMessage({ channel, text, blocks: buildGroupBlocks(intent, false) }),
+          client.chat.postMessage({
+            channel,
+            text,
+            blocks: buildGroupBlocks(intent, false, options.publicUrl),
+          }),
         );
         if (posted.kind !== 'success') return posted;
         return {
@@ -238,7 +259,12 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
       const { channel, ts } = ref as { channel: string; ts: string };
       if (intent.kind !== 'repeat') {
         const updated = await call('chat.update', () =>
-          client.chat.update({ channel, ts, text, blocks: buildGroupBlocks(intent, resolved) }),
+          client.chat.update({
+            channel,
+            ts,
+            text,
+            blocks: buildGroupBlocks(intent, resolved, options.publicUrl),
+          }),
         );
         if (updated.kind !== 'success') return updated;
       }

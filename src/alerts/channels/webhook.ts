@@ -1,6 +1,7 @@
 import type { NotificationIntent, SentAlert } from '../pipeline.ts';
 import { signWebhookBody, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../../delivery/index.ts';
 import { postJson } from './http-post.ts';
+import { alertPageUrl } from './slack.ts';
 import type { Notifier } from './notifier.ts';
 
 export interface WebhookOptions {
@@ -9,19 +10,26 @@ export interface WebhookOptions {
   /** HMAC-SHA256 key; without it the body is sent unsigned. */
   secret?: string;
   timeoutMillis: number;
+  /** `HEADROOM_PUBLIC_URL`: `generatorURL` of each alert is its page, `externalURL` headroom's. */
+  publicUrl?: string;
 }
 
 /** Alertmanager writes the zero time for an alert that has not ended. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-function alertJson(a: SentAlert, status: 'firing' | 'resolved', endsAtMs: number | null): object {
+function alertJson(
+  a: SentAlert,
+  status: 'firing' | 'resolved',
+  endsAtMs: number | null,
+  publicUrl: string | undefined,
+): object {
   return {
     status,
     labels: a.labels,
     annotations: { summary: a.summary, description: a.facts.advice },
     startsAt: new Date(a.startsAtMs).toISOString(),
     endsAt: endsAtMs === null ? ZERO_TIME : new Date(endsAtMs).toISOString(),
-    generatorURL: '',
+    generatorURL: alertPageUrl(a, publicUrl) ?? '',
     fingerprint: a.alertId,
   };
 }
@@ -35,11 +43,11 @@ function common(alerts: readonly SentAlert[]): Record<string, string> {
 }
 
 /** The body Alertmanager's webhook receivers expect (version 4), so existing receivers work unchanged. */
-export function buildWebhookPayload(intent: NotificationIntent): object {
+export function buildWebhookPayload(intent: NotificationIntent, publicUrl?: string): object {
   const resolved = intent.kind === 'resolved';
   const alerts = [
-    ...(resolved ? [] : intent.alerts.map((a) => alertJson(a, 'firing', null))),
-    ...intent.changes.resolved.map((a) => alertJson(a, 'resolved', intent.decidedAtMs)),
+    ...(resolved ? [] : intent.alerts.map((a) => alertJson(a, 'firing', null, publicUrl))),
+    ...intent.changes.resolved.map((a) => alertJson(a, 'resolved', intent.decidedAtMs, publicUrl)),
   ];
   return {
     version: '4',
@@ -50,7 +58,7 @@ export function buildWebhookPayload(intent: NotificationIntent): object {
     groupLabels: intent.groupLabels,
     commonLabels: common(resolved ? intent.changes.resolved : intent.alerts),
     commonAnnotations: {},
-    externalURL: '',
+    externalURL: publicUrl ?? '',
     alerts,
   };
 }
@@ -64,7 +72,7 @@ export function createWebhookNotifier(options: WebhookOptions): Notifier {
     type: 'webhook',
     description: `webhook ${new URL(options.url).origin}${options.secret === undefined ? '' : ' (signed)'}`,
     async send(intent) {
-      const body = JSON.stringify(buildWebhookPayload(intent));
+      const body = JSON.stringify(buildWebhookPayload(intent, options.publicUrl));
       const headers: Record<string, string> = {};
       if (options.secret !== undefined) {
         const timestamp = String(Math.floor(Date.now() / 1000));
