@@ -7,7 +7,7 @@ import {
   type ForecastFacts,
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
-import { computeAdvice, type Advice } from '../rebalance/index.ts';
+import { computeAdvice, type Advice, type PoolState } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
 import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
 import { SeriesCache, type CachedSeries } from './series-cache.ts';
@@ -32,6 +32,8 @@ export interface AnalyticsSnapshot {
   evaluatedAtMs: number;
   subjects: SubjectForecast[];
   capacity: PoolCapacity[];
+  /** Per pool: whether it runs dry before its quotas reset even with ideal balancing, and when. */
+  poolStates: Map<string, PoolState>;
   advice: Map<string, Advice>;
   alerts: AlertView[];
 }
@@ -271,10 +273,14 @@ export function createAnalytics(options: {
     const adviceRows = [];
     for (const [pool, keys] of result.headroom) {
       const previous = advice.get(pool);
-      const computed = computeAdvice(pool, keys, previous, nowMs, {
-        damping: ADVICE_DAMPING,
-        validForMs: 3 * intervalMs,
-      });
+      const computed = computeAdvice(
+        pool,
+        keys,
+        previous,
+        nowMs,
+        { damping: ADVICE_DAMPING, validForMs: 3 * intervalMs },
+        result.poolStates.get(pool),
+      );
       next.set(pool, computed);
       if (previous === undefined || computed.version !== previous.version) {
         for (const k of computed.keys) {
@@ -308,6 +314,7 @@ export function createAnalytics(options: {
       evaluatedAtMs: nowMs,
       subjects: result.subjects,
       capacity: result.capacity,
+      poolStates: result.poolStates,
       advice: next,
       alerts: alerting.active(),
     };
@@ -379,6 +386,8 @@ export function createAnalytics(options: {
           generated_at: row.generated_at,
           valid_until: row.valid_until,
           keys: [],
+          // Recomputed by the next cycle; a change of state then bumps the version.
+          pool_state: 'ok',
         };
         existing.keys.push({
           key_id: row.key_id,

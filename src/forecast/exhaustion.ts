@@ -723,5 +723,15 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   const etaP10Ms = etaAt(0.1, null);
   const etaP50Ms = etaAt(0.5, etaP10Ms);
   const etaP90Ms = etaAt(0.9, etaP50Ms);
-  return { ...base, status: 'ok', etaP10Ms, etaP50Ms, etaP90Ms, pExhaust, ratePerMs };
+  const expectedUsageUntilReset = horizonBuckets * level;
+  return {
+    ...base,
+    status: 'ok',
+    etaP10Ms,
+    etaP50Ms,
+    etaP90Ms,
+    pExhaust,
+    ratePerMs,
+    expectedUsageUntilReset,
+  };
 }
