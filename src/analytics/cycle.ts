@@ -14,6 +14,7 @@ import {
   computeKeyHeadroom,
   decidePoolState,
   forecastSharedUsage,
+  projectBucketRemaining,
   RATE_WINDOW_MAX_MS,
   type KeyHeadroom,
   type KeyHeadroomInput,
@@ -81,6 +82,8 @@ export interface CycleInputs {
 }
 
 const HOUR_MS = 3_600_000;
+/** The span of the throttling counts the cycle reads (`CycleInputs.throttling`). */
+export const THROTTLING_WINDOW_MS = 15 * 60_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Windows of a week or more (months) are fitted on hourly buckets: plenty of points, far less work. */
 const HOURLY_FIT_FROM_MS = 7 * DAY_MS;
@@ -436,13 +439,22 @@ function unitsPerRequest(q: QuotaForecast, owner: SubjectForecast): number {
   return q.quota.dimension === 'requests' ? 1 : owner.perRequest[q.quota.dimension];
 }
 
-function quotaState(q: QuotaForecast, owner: SubjectForecast): QuotaState {
+function quotaState(q: QuotaForecast, owner: SubjectForecast, nowMs: number): QuotaState {
+  const windowMs = windowLengthMs(q);
+  const report = q.quota.reported;
   return {
     quotaId: q.quota.id,
     dimension: q.quota.dimension,
-    windowMs: windowLengthMs(q),
+    windowMs,
     limit: q.forecast.limit,
-    remaining: q.forecast.remaining,
+    remaining:
+      report !== undefined && windowMs <= RATE_WINDOW_MAX_MS
+        ? projectBucketRemaining(
+            { limit: q.forecast.limit, remaining: q.forecast.remaining, windowMs },
+            report.observedAtMs,
+            nowMs,
+          )
+        : q.forecast.remaining,
     resetAtMs: q.forecast.resetAtMs,
     exhausted: q.forecast.status === 'exhausted',
     unitsPerRequest: unitsPerRequest(q, owner),
@@ -500,7 +512,7 @@ function headroomInputs(
       keyId: r.subject.id,
       quotas: r.quotas
         .filter((q) => partition === undefined || q.quota.source !== 'provider')
-        .map((q) => quotaState(q, r)),
+        .map((q) => quotaState(q, r, nowMs)),
     };
     if (partition !== undefined) {
       entry.partition = partition;
@@ -539,7 +551,7 @@ function headroomInputs(
           ownRatePerMs: q.forecast.ratePerMs ?? 0,
           otherPools,
         });
-        quotas.push({ ...quotaState(q, owner), remaining: shared.remaining, others: shared.others });
+        quotas.push({ ...quotaState(q, owner, nowMs), remaining: shared.remaining, others: shared.others });
       }
     }
     // The freshest report of each provider bucket among the partition's keys.
@@ -556,26 +568,40 @@ function headroomInputs(
       const report = q.quota.reported;
       if (report === undefined) continue;
       const windowMs = windowLengthMs(q);
-      // This pool's usage on the partition: every member key's, from its spans.
+      // This pool's usage on the partition: every member key's, from its spans, less the share of
+      // them the provider refused lately.
       let ownUsed = 0;
       let ownRatePerMs = 0;
       for (const r of members) {
         const usage = usageOf(r.subject, q.quota.dimension);
-        ownRatePerMs += recentRatePerMs(usage, nowMs, bucketMs);
+        const t = throttled.get(keyOf(r.subject.pool, r.subject.id));
+        const recentCalls = usageOf(r.subject, 'requests');
+        const calls = sumFrom(recentCalls.fine, nowMs - THROTTLING_WINDOW_MS);
+        const refused = t === undefined ? 0 : t.rate_limited + t.quota_exhausted;
+        const admittedShare = calls > 0 ? Math.max(0, 1 - refused / calls) : 1;
+        ownRatePerMs += recentRatePerMs(usage, nowMs, bucketMs) * admittedShare;
         const startMs = report.resetAtMs - windowMs;
         ownUsed += sumFrom(usage.hours, startMs) + sumFrom(usage.fine, startMs);
       }
+      const remainingNow =
+        windowMs <= RATE_WINDOW_MAX_MS
+          ? projectBucketRemaining(
+              { limit: q.quota.limit, remaining: report.remaining, windowMs },
+              report.observedAtMs,
+              nowMs,
+            )
+          : report.remaining;
       const shared = forecastSharedUsage({
         nowMs,
         windowMs,
         resetAtMs: report.resetAtMs,
         limit: q.quota.limit,
-        reportedUsed: q.quota.limit - report.remaining,
+        reportedUsed: q.quota.limit - remainingNow,
         ownUsed,
         ownRatePerMs,
         otherPools: [],
       });
-      quotas.push({ ...quotaState(q, owner), remaining: shared.remaining, others: shared.others });
+      quotas.push({ ...quotaState(q, owner, nowMs), remaining: shared.remaining, others: shared.others });
     }
     byPool.get(poolName)?.partitions.push({ partition, quotas });
   }

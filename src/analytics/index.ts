@@ -9,7 +9,13 @@ import {
 import type { Config } from '../config/index.ts';
 import { computeAdvice, type Advice, type PoolState } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
-import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
+import {
+  computeCycle,
+  currentWindowStarts,
+  THROTTLING_WINDOW_MS,
+  type PoolCapacity,
+  type SubjectForecast,
+} from './cycle.ts';
 import { SeriesCache, type CachedSeries } from './series-cache.ts';
 import { createJobRunner, type JobRun } from './job.ts';
 
@@ -21,7 +27,6 @@ export type { JobRun } from './job.ts';
 // more (per-minute limits come from provider headers), coarse enough to keep a cycle over many keys cheap.
 const BUCKET_SECONDS = 600;
 const DAY_MS = 86_400_000;
-const THROTTLING_LOOKBACK_MS = 15 * 60_000;
 /** A key's auth errors and successes are looked at over the last hour. */
 const KEY_HEALTH_LOOKBACK_MS = 3_600_000;
 const ADVICE_DAMPING = 0.5;
@@ -149,7 +154,7 @@ export function createAnalytics(options: {
     // History covers the configured days before the current day window.
     await cache.refresh(store, nowMs, (file.analytics.history_days + 1) * DAY_MS);
     const providerLimits = await store.readProviderLimits();
-    const throttling = await store.readThrottling(nowMs - THROTTLING_LOOKBACK_MS);
+    const throttling = await store.readThrottling(nowMs - THROTTLING_WINDOW_MS);
     const outcomes = await store.readOutcomeCounts(
       nowMs - a.throttling_window_minutes * 60_000,
       nowMs - KEY_HEALTH_LOOKBACK_MS,

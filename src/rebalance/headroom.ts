@@ -77,6 +77,21 @@ type Allowance =
   | { kind: 'blocked'; state: 'exhausted' | 'cooling_down'; untilMs: number; reason: string }
   | { kind: 'unknown' };
 
+/**
+ * What a continuously refilling bucket (limit per window) holds at `nowMs`, from what it held when
+ * last reported: providers report a bucket only when a call goes through it, and an idle bucket
+ * refills.
+ */
+export function projectBucketRemaining(
+  bucket: { limit: number; remaining: number; windowMs: number },
+  observedAtMs: number,
+  nowMs: number,
+): number {
+  if (!(bucket.windowMs > 0)) return bucket.remaining;
+  const refill = (Math.max(0, nowMs - observedAtMs) * bucket.limit) / bucket.windowMs;
+  return Math.min(bucket.limit, bucket.remaining + refill);
+}
+
 function isRateWindow(q: QuotaState): boolean {
   return q.windowMs > 0 && q.windowMs <= RATE_WINDOW_MAX_MS;
 }

@@ -11,7 +11,13 @@ export type {
   QuotaState,
   SharedQuotaState,
 } from './headroom.ts';
-export { AUTH_ERROR_HOLD_MS, computeKeyHeadroom, RATE_WINDOW_MAX_MS, splitShared } from './headroom.ts';
+export {
+  AUTH_ERROR_HOLD_MS,
+  computeKeyHeadroom,
+  projectBucketRemaining,
+  RATE_WINDOW_MAX_MS,
+  splitShared,
+} from './headroom.ts';
 export type { SharedUsageEvidence } from './others.ts';
 export { forecastSharedUsage } from './others.ts';
 export type { PoolCapacityState, PoolState } from './pool-state.ts';

@@ -11,7 +11,10 @@ export interface SharedUsageEvidence {
    * latest headers); undefined for a configured limit, where headroom sees only the spans it receives.
    */
   reportedUsed?: number;
-  /** This pool's usage on the partition so far in the window, and its rate now, per ms. */
+  /**
+   * This pool's usage on the partition so far in the window, and its admitted rate now, per ms
+   * (calls the provider refused are not usage the partition granted).
+   */
   ownUsed: number;
   ownRatePerMs: number;
   /** Other pools drawing on the same partition: usage so far, rate now, expected usage until reset. */

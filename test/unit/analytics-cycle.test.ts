@@ -146,10 +146,33 @@ describe('analytics cycle: capacity and headroom wiring', () => {
       providerLimits: [limitRow('k', 1000), limitRow('k2', 2000)],
     });
     const rates = result.headroom.get('p')?.map((h) => h.sustainableRatePerSecond ?? 0) ?? [];
-    // 600 a minute is 10/s for the organisation; 300 used in the last minute is 5/s, of which this
-    // pool's keys did 750 requests each in the last 15 minutes (1.67/s together): the rest is outside.
+    // 600 a minute is 10/s for the organisation. The freshest report (1 s ago) said 300 left; the
+    // bucket has refilled 10 since: 290 used in the last minute is 4.83/s, of which this pool's keys
+    // did 750 requests each in the last 15 minutes (1.67/s together): the rest is outside.
     expect(rates[0]).toBeCloseTo(rates[1] ?? 0, 9);
-    expect((rates[0] ?? 0) + (rates[1] ?? 0)).toBeCloseTo(10 - (5 - 1500 / 900), 6);
+    expect((rates[0] ?? 0) + (rates[1] ?? 0)).toBeCloseTo(10 - (290 / 60 - 1500 / 900), 6);
     expect(result.headroom.get('p')?.[0]?.reason).toMatch(/^partition org provider_requests: 600 per 60 s/);
+  });
+
+  it('keeps a learned per-minute limit after its bucket has refilled', () => {
+    const result = computeCycle({
+      ...inputs(),
+      file: parseHeadroomFile('pools: [{ name: p }]', 'test.yaml'),
+      providerLimits: [
+        {
+          pool: 'p',
+          key_id: 'k',
+          partition: 'k',
+          dimension: 'requests',
+          limit: 600,
+          remaining: 599,
+          reset_at_ms: NOW - 5_000,
+          observed_at_ms: NOW - 5_100,
+        },
+      ],
+    });
+    const [key] = result.headroom.get('p') ?? [];
+    expect(key?.sustainableRatePerSecond).toBeCloseTo(10, 9);
+    expect(key?.reason).toBe('provider_requests: 600 per 60 s');
   });
 });

@@ -5,6 +5,7 @@ import {
   computeKeyHeadroom,
   decidePoolState,
   forecastSharedUsage,
+  projectBucketRemaining,
   splitShared,
   type KeyHeadroom,
   type QuotaState,
@@ -308,5 +309,14 @@ describe('pool state in the advice', () => {
       settings,
     );
     expect(advice.keys.map((k) => k.weight)).toEqual([0.5, 0.5, 0]);
+  });
+});
+
+describe('provider buckets between reports', () => {
+  it('refill at their rate from the last report, up to the limit', () => {
+    const bucket = { limit: 600, remaining: 0, windowMs: MINUTE };
+    expect(projectBucketRemaining(bucket, NOW - 5_000, NOW)).toBe(50);
+    expect(projectBucketRemaining(bucket, NOW - 5 * MINUTE, NOW)).toBe(600);
+    expect(projectBucketRemaining(bucket, NOW, NOW)).toBe(0);
   });
 });
