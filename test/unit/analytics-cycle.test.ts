@@ -175,4 +175,22 @@ describe('analytics cycle: capacity and headroom wiring', () => {
     expect(key?.sustainableRatePerSecond).toBeCloseTo(10, 9);
     expect(key?.reason).toBe('provider_requests: 600 per 60 s');
   });
+
+  it('says the pool runs dry when a quota of the pool as a whole runs out, whatever the weights', () => {
+    const withPoolQuota = (limit: number) =>
+      computeCycle({
+        ...inputs(),
+        file: parseHeadroomFile(
+          `pools: [{ name: p, quotas: [{ dimension: requests, window: day, limit: ${limit} }] }]`,
+          'test.yaml',
+        ),
+        series: [surgingKey(), { ...surgingKey(), key_id: 'k2' }],
+      });
+    const dry = withPoolQuota(6000);
+    expect(dry.capacity).toEqual([
+      expect.objectContaining({ quotaId: 'requests_per_day', method: 'pool_total', keys: 2 }),
+    ]);
+    expect(dry.poolStates.get('p')).toMatchObject({ state: 'runs_dry' });
+    expect(withPoolQuota(1_000_000).poolStates.get('p')).toEqual({ state: 'ok' });
+  });
 });
