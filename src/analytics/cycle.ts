@@ -659,12 +659,38 @@ function poolCapacity(
   for (const [pool, keys] of headroom)
     for (const k of keys) if (k.exhaustedUntilMs !== undefined) blocked.add(keyOf(pool, k.keyId));
 
+  const keysOfPool = new Map<string, number>();
+  for (const r of results)
+    if (r.subject.kind === 'key') keysOfPool.set(r.subject.pool, (keysOfPool.get(r.subject.pool) ?? 0) + 1);
+
   const capacities: PoolCapacity[] = [];
   for (const g of groups.values()) {
     const usable = (item: { q: QuotaForecast; s: Subject }): boolean =>
       item.q.forecast.status !== 'exhausted' && !blocked.has(keyOf(item.s.pool, item.s.id));
     const first = g.items[0];
     if (first === undefined) continue;
+    if (g.items.length < (keysOfPool.get(g.pool) ?? 0)) {
+      // Keys this quota does not limit are capacity of unknown size: ideal balancing sends the
+      // demand there, so the quota alone cannot say the pool runs dry.
+      const demandPerMs = g.items.reduce((s, i) => s + (i.q.forecast.ratePerMs ?? 0), 0);
+      capacities.push({
+        pool: g.pool,
+        quotaId: g.quotaId,
+        dimension: g.dimension,
+        keys: g.items.length,
+        demandPerSecond: demandPerMs * 1000,
+        method: 'ideal_balancing',
+        leadTimeMs: null,
+        capacity: {
+          runsDry: false,
+          etaMs: null,
+          capacityBeforeEarliestReset: g.items.filter(usable).reduce((s, i) => s + i.q.forecast.remaining, 0),
+          shortfall: 0,
+          demandUntilHorizon: 0,
+        },
+      });
+      continue;
+    }
     const resetAtMs = first.q.forecast.resetAtMs;
     const together =
       windowLengthMs(first.q) > RATE_WINDOW_MAX_MS &&

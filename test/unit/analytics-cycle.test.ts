@@ -193,4 +193,21 @@ describe('analytics cycle: capacity and headroom wiring', () => {
     expect(dry.poolStates.get('p')).toMatchObject({ state: 'runs_dry' });
     expect(withPoolQuota(1_000_000).poolStates.get('p')).toEqual({ state: 'ok' });
   });
+
+  it('does not call the pool dry on a quota that only some of its keys have', () => {
+    const result = computeCycle({
+      ...inputs(),
+      file: parseHeadroomFile(
+        'pools: [{ name: p, keys: [{ id: k, quotas: [{ dimension: requests, window: day, limit: 3000 }] }] }]',
+        'test.yaml',
+      ),
+      series: [surgingKey(), { ...surgingKey(), key_id: 'k2' }],
+    });
+    // k runs out, but k2 has no known limit: the demand can go there.
+    expect(result.subjects.find((s) => s.subject.id === 'k')?.quotas[0]?.forecast.pExhaust).toBeGreaterThan(
+      0.5,
+    );
+    expect(result.capacity).toEqual([expect.objectContaining({ keys: 1, leadTimeMs: null })]);
+    expect(result.poolStates.get('p')).toEqual({ state: 'ok' });
+  });
 });
