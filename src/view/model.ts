@@ -70,6 +70,8 @@ export function buildPoolView(snapshot: AnalyticsSnapshot, pool: string): PoolVi
     keys: subjects.filter((s) => s.subject.kind === 'key').length,
     active_alerts: snapshot.alerts.filter((a) => a.pool === pool && a.state === 'firing').length,
     advice_version: snapshot.advice.get(pool)?.version ?? null,
+    pool_state: snapshot.poolStates.get(pool)?.state ?? 'ok',
+    dry_at: iso(snapshot.poolStates.get(pool)?.dryAtMs),
     capacity: snapshot.capacity
       .filter((c) => c.pool === pool)
       .map((c) => ({
@@ -79,7 +81,10 @@ export function buildPoolView(snapshot: AnalyticsSnapshot, pool: string): PoolVi
         demand_per_second: round(c.demandPerSecond),
         runs_dry: c.capacity.runsDry,
         runs_dry_at: iso(c.capacity.etaMs),
+        lead_time_seconds: c.leadTimeMs === null ? null : Math.round(c.leadTimeMs / 1000),
+        method: c.method,
         capacity_before_earliest_reset: round(c.capacity.capacityBeforeEarliestReset),
+        shortfall: Number.isFinite(c.capacity.shortfall) ? round(c.capacity.shortfall) : null,
       })),
     quotas: subjects.filter((s) => s.subject.kind === 'pool').flatMap(quotaViews),
     partitions: subjects
@@ -126,6 +131,9 @@ export function buildAdviceView(advice: Advice): AdviceView {
       ...(k.until === undefined ? {} : { until: iso(k.until) }),
       reason: k.reason,
     })),
+    pool_state: advice.pool_state,
+    ...(advice.dry_at === undefined ? {} : { dry_at: iso(advice.dry_at) }),
+    ...(advice.short_by === undefined ? {} : { short_by: advice.short_by }),
   };
 }
 

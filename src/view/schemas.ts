@@ -52,7 +52,10 @@ export const CapacityViewSchema = z.object({
   demand_per_second: z.number(),
   runs_dry: z.boolean(),
   runs_dry_at: instant,
+  lead_time_seconds: z.number().nullable(),
+  method: z.string(),
   capacity_before_earliest_reset: z.number(),
+  shortfall: z.number().nullable(),
 });
 
 export const PoolViewSchema = z.object({
@@ -60,6 +63,8 @@ export const PoolViewSchema = z.object({
   keys: z.number(),
   active_alerts: z.number(),
   advice_version: z.number().nullable(),
+  pool_state: z.enum(['ok', 'runs_dry']),
+  dry_at: instant,
   capacity: z.array(CapacityViewSchema),
   quotas: z.array(QuotaViewSchema),
   partitions: z.array(PartitionViewSchema),
@@ -118,6 +123,11 @@ export const AdviceViewSchema = z.object({
       reason: z.string(),
     }),
   ),
+  pool_state: z.enum(['ok', 'runs_dry']),
+  dry_at: instant.optional(),
+  short_by: z
+    .object({ quota_id: z.string(), dimension: z.string(), amount: z.number(), share: z.number() })
+    .optional(),
 });
 
 export type QuotaView = z.infer<typeof QuotaViewSchema>;
