@@ -55,7 +55,7 @@ interface ClientTraffic {
 }
 
 /** Unit-mean gap samplers: a Weibull or Gamma gap divided by its mean. */
-function sampleUnitGap(random: Random, dist: number, shape: number): number {
+export function sampleUnitGap(random: Random, dist: number, shape: number): number {
   if (dist === IAT_WEIBULL) return sampleWeibull(random, shape) / Math.exp(gammaln(1 + 1 / shape));
   return sampleGamma(random, shape) / shape;
 }

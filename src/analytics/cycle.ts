@@ -11,7 +11,20 @@ import {
   type QuotaWindow,
   type WindowBounds,
 } from '../forecast/index.ts';
-import type { KeyHeadroom } from '../rebalance/index.ts';
+import {
+  computeKeyHeadroom,
+  decidePoolState,
+  forecastSharedUsage,
+  projectBucketRemaining,
+  RATE_WINDOW_MAX_MS,
+  type KeyHeadroom,
+  type KeyHeadroomInput,
+  type PartitionHeadroomInput,
+  type PoolCapacityState,
+  type PoolState,
+  type QuotaState,
+  type SharedQuotaState,
+} from '../rebalance/index.ts';
 import type { ProviderLimitRow, ThrottlingRow, UsageBucketRow } from '../store/index.ts';
 import type { CachedSeries, Columns } from './series-cache.ts';
 import { buildSubjects, type QuotaDef, type Subject } from './quotas.ts';
@@ -47,6 +60,13 @@ export interface PoolCapacity {
   keys: number;
   demandPerSecond: number;
   capacity: PoolCapacityForecast;
+  /**
+   * `pool_total`: the keys reset together, so the pool's summed usage is forecast against what its
+   * usable keys have left; `ideal_balancing`: earliest-reset-first over keys resetting apart.
+   */
+  method: 'pool_total' | 'ideal_balancing';
+  /** How long before the pool runs dry, ms (`capacity.etaMs - nowMs`); null when it does not. */
+  leadTimeMs: number | null;
 }
 
 /** Everything one cycle knows: the configuration, the cached series, what ClickHouse said this cycle. */
@@ -68,6 +88,8 @@ export interface CycleInputs {
 }
 
 const HOUR_MS = 3_600_000;
+/** The span of the throttling counts the cycle reads (`CycleInputs.throttling`). */
+export const THROTTLING_WINDOW_MS = 15 * 60_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Windows of a week or more (months) are fitted on hourly buckets: plenty of points, far less work. */
 const HOURLY_FIT_FROM_MS = 7 * DAY_MS;
@@ -214,11 +236,25 @@ export function computeCycle(inputs: CycleInputs): {
   subjects: SubjectForecast[];
   capacity: PoolCapacity[];
   headroom: Map<string, KeyHeadroom[]>;
+  /** Per pool: whether it runs dry before its quotas reset even with ideal balancing. */
+  poolStates: Map<string, PoolState>;
 } {
   const { nowMs } = inputs;
   const subjects = buildSubjects(inputs.file, inputs.series, inputs.providerLimits, nowMs);
   const seriesByKey = new Map(inputs.series.map((k) => [keyOf(k.pool, k.key_id), k]));
   const boundsMemo = new Map<string, WindowBounds>();
+  const usageMemo = new Map<string, SubjectUsage>();
+  const usageOf = (subject: Subject, dimension: QuotaDimension): SubjectUsage => {
+    const id = `${subject.pool}\u0000${dimension}\u0000${subject.keyIds.join('\u0000')}`;
+    let usage = usageMemo.get(id);
+    if (usage === undefined) {
+      const keys = subject.keyIds
+        .map((k) => seriesByKey.get(keyOf(subject.pool, k)))
+        .filter((k): k is CachedSeries => k !== undefined);
+      usageMemo.set(id, (usage = subjectUsage(keys, dimension)));
+    }
+    return usage;
+  };
 
   const results: SubjectForecast[] = [];
   for (const subject of subjects) {
@@ -242,22 +278,23 @@ export function computeCycle(inputs: CycleInputs): {
       output_tokens: total.requests > 0 ? total.output_tokens / total.requests : 0,
       cost_usd: total.requests > 0 ? total.cost_usd / total.requests : 0,
     };
-    const usageByDimension = new Map<QuotaDimension, SubjectUsage>();
-    const quotas: QuotaForecast[] = [];
-    for (const quota of subject.quotas) {
-      let usage = usageByDimension.get(quota.dimension);
-      if (usage === undefined)
-        usageByDimension.set(quota.dimension, (usage = subjectUsage(keys, quota.dimension)));
-      quotas.push(forecastQuota(quota, usage, subject, inputs, boundsMemo));
-    }
+    const quotas = subject.quotas.map((quota) =>
+      forecastQuota(quota, usageOf(subject, quota.dimension), subject, inputs, boundsMemo),
+    );
     results.push({ subject, quotas, perRequest });
   }
 
-  return {
-    subjects: results,
-    capacity: poolCapacity(results, nowMs),
-    headroom: keyHeadroom(results, inputs.throttling, nowMs),
-  };
+  const headroom = new Map<string, KeyHeadroom[]>();
+  for (const [pool, input] of headroomInputs(results, usageOf, inputs))
+    headroom.set(pool, computeKeyHeadroom(input.keys, input.partitions, nowMs));
+  const capacity = [
+    ...poolCapacity(results, headroom, usageOf, inputs, boundsMemo),
+    ...sharedCapacity(results, nowMs),
+  ];
+  const poolStates = new Map<string, PoolState>();
+  for (const pool of headroom.keys())
+    poolStates.set(pool, decidePoolState(capacity.filter((c) => c.pool === pool).map(capacityState), nowMs));
+  return { subjects: results, capacity, headroom, poolStates };
 }
 
 function sumFrom(series: Series, fromMs: number): number {
@@ -397,10 +434,220 @@ function forecastQuota(
   return { quota, windowStartMs: bounds.startMs, forecast, paceEtaMs, input };
 }
 
-function poolCapacity(results: readonly SubjectForecast[], nowMs: number): PoolCapacity[] {
+/** Length of a quota's current window, ms. */
+function windowLengthMs(q: QuotaForecast): number {
+  const { window } = q.quota;
+  if (window.kind === 'rolling') return window.seconds * 1000;
+  if (q.quota.reported !== undefined) return q.quota.reported.windowSeconds * 1000;
+  return q.forecast.resetAtMs - q.windowStartMs;
+}
+
+function unitsPerRequest(q: QuotaForecast, owner: SubjectForecast): number {
+  return q.quota.dimension === 'requests' ? 1 : owner.perRequest[q.quota.dimension];
+}
+
+function quotaState(q: QuotaForecast, owner: SubjectForecast, nowMs: number): QuotaState {
+  const windowMs = windowLengthMs(q);
+  const report = q.quota.reported;
+  return {
+    quotaId: q.quota.id,
+    dimension: q.quota.dimension,
+    windowMs,
+    limit: q.forecast.limit,
+    remaining:
+      report !== undefined && windowMs <= RATE_WINDOW_MAX_MS
+        ? projectBucketRemaining(
+            { limit: q.forecast.limit, remaining: q.forecast.remaining, windowMs },
+            report.observedAtMs,
+            nowMs,
+          )
+        : q.forecast.remaining,
+    resetAtMs: q.forecast.resetAtMs,
+    exhausted: q.forecast.status === 'exhausted',
+    unitsPerRequest: unitsPerRequest(q, owner),
+  };
+}
+
+/** Expected usage of a forecast from now until its reset. */
+function untilReset(f: Forecast, nowMs: number): number {
+  return f.expectedUsageUntilReset ?? (f.ratePerMs ?? 0) * Math.max(0, f.resetAtMs - nowMs);
+}
+
+/** A key shares a partition when spans or configuration name one other than the key itself. */
+function sharedPartition(s: Subject): string | undefined {
+  return s.partition !== '' && s.partition !== s.id ? s.partition : undefined;
+}
+
+/** Usage rate of a subject's keys over the last two fine buckets, per ms. */
+function recentRatePerMs(usage: SubjectUsage, nowMs: number, bucketMs: number): number {
+  const fromMs = (Math.floor(nowMs / bucketMs) - 1) * bucketMs;
+  const firstMs = usage.fine.tsMs.find((t) => t >= fromMs);
+  if (firstMs === undefined) return 0;
+  return sumFrom(usage.fine, fromMs) / Math.max(bucketMs / 10, nowMs - firstMs);
+}
+
+/**
+ * The inputs of the headroom maths for every pool: each key's own quotas and throttling, and for keys
+ * sharing a partition, the partition's quotas with what this pool has used and what everyone else is
+ * forecast to use. Provider-reported buckets of a key that shares a partition are the partition's (the
+ * provider limits the organisation or project), so they are counted once, not once per key.
+ */
+function headroomInputs(
+  results: readonly SubjectForecast[],
+  usageOf: (s: Subject, dimension: QuotaDimension) => SubjectUsage,
+  inputs: CycleInputs,
+): Map<string, { keys: KeyHeadroomInput[]; partitions: PartitionHeadroomInput[] }> {
+  const { nowMs, bucketMs } = inputs;
+  const throttled = new Map(inputs.throttling.map((t) => [keyOf(t.pool, t.key_id), t]));
+  // Configured partition quotas, by partition id across pools: other pools draw on the same quota.
+  const partitionSubjects = new Map<string, SubjectForecast[]>();
+  for (const r of results) {
+    if (r.subject.kind !== 'partition') continue;
+    const list = partitionSubjects.get(r.subject.id) ?? [];
+    list.push(r);
+    partitionSubjects.set(r.subject.id, list);
+  }
+  const byPool = new Map<string, { keys: KeyHeadroomInput[]; partitions: PartitionHeadroomInput[] }>();
+  const membersOf = new Map<string, SubjectForecast[]>();
+  for (const r of results) {
+    if (r.subject.kind !== 'key') continue;
+    let pool = byPool.get(r.subject.pool);
+    if (pool === undefined) byPool.set(r.subject.pool, (pool = { keys: [], partitions: [] }));
+    const partition = sharedPartition(r.subject);
+    const t = throttled.get(keyOf(r.subject.pool, r.subject.id));
+    const entry: KeyHeadroomInput = {
+      keyId: r.subject.id,
+      quotas: r.quotas
+        .filter((q) => partition === undefined || q.quota.source !== 'provider')
+        .map((q) => quotaState(q, r, nowMs)),
+    };
+    if (partition !== undefined) {
+      entry.partition = partition;
+      const id = keyOf(r.subject.pool, partition);
+      membersOf.set(id, [...(membersOf.get(id) ?? []), r]);
+    }
+    if (t !== undefined) {
+      if (t.cooldown_until_ms > nowMs) {
+        if (t.last_quota_exhausted_ms > 0) entry.quotaExhaustedUntilMs = t.cooldown_until_ms;
+        else entry.coolingDownUntilMs = t.cooldown_until_ms;
+      }
+      if (t.last_auth_error_ms > 0) entry.authErrorAtMs = t.last_auth_error_ms;
+    }
+    pool.keys.push(entry);
+  }
+
+  for (const [id, members] of membersOf) {
+    const [poolName, partition] = id.split('\u0000') as [string, string];
+    const quotas: SharedQuotaState[] = [];
+    for (const owner of partitionSubjects.get(partition)?.filter((s) => s.subject.pool === poolName) ?? []) {
+      for (const q of owner.quotas) {
+        const otherPools = (partitionSubjects.get(partition) ?? [])
+          .filter((s) => s.subject.pool !== poolName)
+          .flatMap((s) => s.quotas.filter((o) => o.quota.id === q.quota.id))
+          .map((o) => ({
+            used: o.forecast.used,
+            ratePerMs: o.forecast.ratePerMs ?? 0,
+            untilReset: untilReset(o.forecast, nowMs),
+          }));
+        const shared = forecastSharedUsage({
+          nowMs,
+          windowMs: windowLengthMs(q),
+          resetAtMs: q.forecast.resetAtMs,
+          limit: q.forecast.limit,
+          ownUsed: q.forecast.used,
+          ownRatePerMs: q.forecast.ratePerMs ?? 0,
+          otherPools,
+        });
+        quotas.push({ ...quotaState(q, owner, nowMs), remaining: shared.remaining, others: shared.others });
+      }
+    }
+    // The freshest report of each provider bucket among the partition's keys.
+    const reported = new Map<string, { q: QuotaForecast; owner: SubjectForecast }>();
+    for (const r of members) {
+      for (const q of r.quotas) {
+        if (q.quota.reported === undefined) continue;
+        const seen = reported.get(q.quota.id)?.q.quota.reported;
+        if (seen === undefined || q.quota.reported.observedAtMs > seen.observedAtMs)
+          reported.set(q.quota.id, { q, owner: r });
+      }
+    }
+    for (const { q, owner } of reported.values()) {
+      const report = q.quota.reported;
+      if (report === undefined) continue;
+      const windowMs = windowLengthMs(q);
+      // This pool's usage on the partition: every member key's, from its spans, less the share of
+      // them the provider refused lately.
+      let ownUsed = 0;
+      let ownRatePerMs = 0;
+      for (const r of members) {
+        const usage = usageOf(r.subject, q.quota.dimension);
+        const t = throttled.get(keyOf(r.subject.pool, r.subject.id));
+        const recentCalls = usageOf(r.subject, 'requests');
+        const calls = sumFrom(recentCalls.fine, nowMs - THROTTLING_WINDOW_MS);
+        const refused = t === undefined ? 0 : t.rate_limited + t.quota_exhausted;
+        const admittedShare = calls > 0 ? Math.max(0, 1 - refused / calls) : 1;
+        ownRatePerMs += recentRatePerMs(usage, nowMs, bucketMs) * admittedShare;
+        const startMs = report.resetAtMs - windowMs;
+        ownUsed += sumFrom(usage.hours, startMs) + sumFrom(usage.fine, startMs);
+      }
+      const remainingNow =
+        windowMs <= RATE_WINDOW_MAX_MS
+          ? projectBucketRemaining(
+              { limit: q.quota.limit, remaining: report.remaining, windowMs },
+              report.observedAtMs,
+              nowMs,
+            )
+          : report.remaining;
+      const shared = forecastSharedUsage({
+        nowMs,
+        windowMs,
+        resetAtMs: report.resetAtMs,
+        limit: q.quota.limit,
+        reportedUsed: q.quota.limit - remainingNow,
+        ownUsed,
+        ownRatePerMs,
+        otherPools: [],
+      });
+      quotas.push({ ...quotaState(q, owner, nowMs), remaining: shared.remaining, others: shared.others });
+    }
+    byPool.get(poolName)?.partitions.push({ partition, quotas });
+  }
+  return byPool;
+}
+
+function capacityState(c: PoolCapacity): PoolCapacityState {
+  return {
+    quotaId: c.quotaId,
+    dimension: c.dimension,
+    runsDry: c.capacity.runsDry,
+    dryAtMs: c.capacity.etaMs,
+    shortfall: c.capacity.shortfall,
+    demandUntilReset: c.capacity.demandUntilHorizon,
+  };
+}
+
+/**
+ * Whether each pool runs dry before its quotas reset even with ideal balancing, per quota of its keys.
+ * Keys whose windows all reset together (daily and monthly quotas) are forecast as one: the pool's
+ * summed usage, with its hour-of-day shape, against what its usable keys have left. Keys resetting at
+ * different times are checked by ideal (earliest-reset-first) balancing of the current demand rate.
+ */
+function poolCapacity(
+  results: readonly SubjectForecast[],
+  headroom: ReadonlyMap<string, readonly KeyHeadroom[]>,
+  usageOf: (s: Subject, dimension: QuotaDimension) => SubjectUsage,
+  inputs: CycleInputs,
+  boundsMemo: Map<string, WindowBounds>,
+): PoolCapacity[] {
+  const { nowMs } = inputs;
   const groups = new Map<
     string,
-    { pool: string; quotaId: string; dimension: QuotaDimension; items: QuotaForecast[] }
+    {
+      pool: string;
+      quotaId: string;
+      dimension: QuotaDimension;
+      items: Array<{ q: QuotaForecast; s: Subject }>;
+    }
   >();
   for (const r of results) {
     if (r.subject.kind !== 'key') continue;
@@ -412,96 +659,146 @@ function poolCapacity(results: readonly SubjectForecast[], nowMs: number): PoolC
           id,
           (group = { pool: r.subject.pool, quotaId: q.quota.id, dimension: q.quota.dimension, items: [] }),
         );
-      group.items.push(q);
+      group.items.push({ q, s: r.subject });
     }
   }
-  return [...groups.values()].map((g) => {
-    const demandPerMs = g.items.reduce((s, q) => s + (q.forecast.ratePerMs ?? 0), 0);
-    return {
-      pool: g.pool,
-      quotaId: g.quotaId,
-      dimension: g.dimension,
-      keys: g.items.length,
-      demandPerSecond: demandPerMs * 1000,
-      capacity: forecastPoolCapacity(
-        g.items.map((q) => ({
-          remaining: q.forecast.remaining,
-          resetAtMs: q.forecast.resetAtMs,
-          usable: q.forecast.status !== 'exhausted',
-          limit: q.forecast.limit,
-        })),
-        demandPerMs,
-        nowMs,
-      ),
-    };
-  });
-}
+  const blocked = new Set<string>();
+  for (const [pool, keys] of headroom)
+    for (const k of keys) if (k.exhaustedUntilMs !== undefined) blocked.add(keyOf(pool, k.keyId));
 
-function describeReason(reasonQuota: { q: QuotaForecast; exhausted: boolean } | undefined): string {
-  if (reasonQuota === undefined) return 'no quota known: median weight';
-  const { q, exhausted } = reasonQuota;
-  if (exhausted) return `${q.quota.id} exhausted until reset`;
-  const f = q.forecast;
-  return `${q.quota.id}: ${Math.round(f.remaining)} left until ${new Date(f.resetAtMs).toISOString()}`;
-}
-
-function keyHeadroom(
-  results: readonly SubjectForecast[],
-  throttling: readonly ThrottlingRow[],
-  nowMs: number,
-): Map<string, KeyHeadroom[]> {
-  const throttled = new Map(throttling.map((t) => [keyOf(t.pool, t.key_id), t]));
-  // Partition quotas constrain every key that draws from them.
-  const partitionQuotas = new Map<string, SubjectForecast>();
+  const keysOfPool = new Map<string, number>();
   for (const r of results)
-    if (r.subject.kind === 'partition') partitionQuotas.set(keyOf(r.subject.pool, r.subject.id), r);
+    if (r.subject.kind === 'key') keysOfPool.set(r.subject.pool, (keysOfPool.get(r.subject.pool) ?? 0) + 1);
 
-  const byPool = new Map<string, KeyHeadroom[]>();
-  for (const r of results) {
-    if (r.subject.kind !== 'key') continue;
-    const partition = partitionQuotas.get(keyOf(r.subject.pool, r.subject.partition));
-    const constraints = [
-      ...r.quotas.map((q) => ({ q, owner: r })),
-      ...(partition?.quotas.map((q) => ({ q, owner: partition })) ?? []),
-    ];
-    let rate: number | undefined;
-    // The quota the reason names: the last one found exhausted or binding tighter than the others.
-    let reasonQuota: { q: QuotaForecast; exhausted: boolean } | undefined;
-    let exhaustedUntil: number | undefined;
-    for (const { q, owner } of constraints) {
-      const f = q.forecast;
-      if (f.status === 'exhausted' || f.remaining <= 0) {
-        if (exhaustedUntil === undefined || f.resetAtMs > exhaustedUntil) exhaustedUntil = f.resetAtMs;
-        reasonQuota = { q, exhausted: true };
-        continue;
-      }
-      const perRequest = q.quota.dimension === 'requests' ? 1 : owner.perRequest[q.quota.dimension];
-      if (!(perRequest > 0)) continue; // no usage seen yet in that dimension: it cannot be converted
-      const seconds = Math.max(1, (f.resetAtMs - nowMs) / 1000);
-      // Shared partition quotas are split across the keys that draw from them.
-      const share = owner === r ? 1 : Math.max(1, owner.subject.keyIds.length);
-      const candidate = f.remaining / perRequest / seconds / share;
-      if (rate === undefined || candidate < rate) {
-        rate = candidate;
-        reasonQuota = { q, exhausted: false };
-      }
+  const capacities: PoolCapacity[] = [];
+  for (const g of groups.values()) {
+    const usable = (item: { q: QuotaForecast; s: Subject }): boolean =>
+      item.q.forecast.status !== 'exhausted' && !blocked.has(keyOf(item.s.pool, item.s.id));
+    const first = g.items[0];
+    if (first === undefined) continue;
+    if (g.items.length < (keysOfPool.get(g.pool) ?? 0)) {
+      // Keys this quota does not limit are capacity of unknown size: ideal balancing sends the
+      // demand there, so the quota alone cannot say the pool runs dry.
+      const demandPerMs = g.items.reduce((s, i) => s + (i.q.forecast.ratePerMs ?? 0), 0);
+      capacities.push({
+        pool: g.pool,
+        quotaId: g.quotaId,
+        dimension: g.dimension,
+        keys: g.items.length,
+        demandPerSecond: demandPerMs * 1000,
+        method: 'ideal_balancing',
+        leadTimeMs: null,
+        capacity: {
+          runsDry: false,
+          etaMs: null,
+          capacityBeforeEarliestReset: g.items.filter(usable).reduce((s, i) => s + i.q.forecast.remaining, 0),
+          shortfall: 0,
+          demandUntilHorizon: 0,
+        },
+      });
+      continue;
     }
-    const reason = describeReason(reasonQuota);
-    const t = throttled.get(keyOf(r.subject.pool, r.subject.id));
-    const entry: KeyHeadroom = { keyId: r.subject.id, sustainableRatePerSecond: rate, reason };
-    if (exhaustedUntil !== undefined) entry.exhaustedUntilMs = exhaustedUntil;
-    if (t !== undefined && t.cooldown_until_ms > nowMs) {
-      if (t.last_quota_exhausted_ms > 0 && exhaustedUntil === undefined) {
-        entry.exhaustedUntilMs = t.cooldown_until_ms;
-        entry.reason = 'provider answered quota_exhausted';
-      } else if (exhaustedUntil === undefined) {
-        entry.coolingDownUntilMs = t.cooldown_until_ms;
-        entry.reason = `rate limited: retry after ${new Date(t.cooldown_until_ms).toISOString()}`;
-      }
+    const resetAtMs = first.q.forecast.resetAtMs;
+    const together =
+      windowLengthMs(first.q) > RATE_WINDOW_MAX_MS &&
+      g.items.every(
+        (i) =>
+          Math.abs(i.q.forecast.resetAtMs - resetAtMs) < 1000 && windowLengthMs(i.q) > RATE_WINDOW_MAX_MS,
+      );
+    const demandPerMs = g.items.reduce((s, i) => s + (i.q.forecast.ratePerMs ?? 0), 0);
+    const base = { pool: g.pool, quotaId: g.quotaId, dimension: g.dimension, keys: g.items.length };
+    if (together) {
+      const remaining = g.items.filter(usable).reduce((s, i) => s + i.q.forecast.remaining, 0);
+      const used = g.items.reduce((s, i) => s + i.q.forecast.used, 0);
+      const quota: QuotaDef =
+        first.q.quota.reported === undefined
+          ? { ...first.q.quota, limit: used + remaining }
+          : {
+              ...first.q.quota,
+              limit: used + remaining,
+              reported: { ...first.q.quota.reported, remaining },
+            };
+      const subject: Subject = { ...first.s, kind: 'pool', id: g.pool, keyIds: g.items.map((i) => i.s.id) };
+      const total = forecastQuota(quota, usageOf(subject, g.dimension), subject, inputs, boundsMemo).forecast;
+      const exhausted = total.status === 'exhausted' || remaining <= 0;
+      const runsDry = exhausted || (total.pExhaust >= 0.5 && total.etaP50Ms !== null);
+      const demandUntilReset = exhausted
+        ? demandPerMs * Math.max(0, resetAtMs - nowMs)
+        : untilReset(total, nowMs);
+      capacities.push({
+        ...base,
+        demandPerSecond: (total.ratePerMs ?? demandPerMs) * 1000,
+        method: 'pool_total',
+        leadTimeMs: runsDry ? Math.max(0, (exhausted ? nowMs : (total.etaP50Ms ?? nowMs)) - nowMs) : null,
+        capacity: {
+          runsDry,
+          etaMs: runsDry ? (exhausted ? nowMs : total.etaP50Ms) : null,
+          capacityBeforeEarliestReset: remaining,
+          shortfall: Math.max(0, demandUntilReset - remaining),
+          demandUntilHorizon: demandUntilReset,
+        },
+      });
+      continue;
     }
-    let list = byPool.get(r.subject.pool);
-    if (list === undefined) byPool.set(r.subject.pool, (list = []));
-    list.push(entry);
+    const capacity = forecastPoolCapacity(
+      g.items.map((i) => ({
+        remaining: i.q.forecast.remaining,
+        resetAtMs: i.q.forecast.resetAtMs,
+        usable: usable(i),
+        limit: i.q.forecast.limit,
+      })),
+      demandPerMs,
+      nowMs,
+    );
+    capacities.push({
+      ...base,
+      demandPerSecond: demandPerMs * 1000,
+      method: 'ideal_balancing',
+      leadTimeMs: capacity.etaMs === null ? null : Math.max(0, capacity.etaMs - nowMs),
+      capacity,
+    });
   }
-  return byPool;
+  return capacities;
+}
+
+/**
+ * Quotas of the pool as a whole, and of partitions every key of the pool draws on: running out of one
+ * stops the whole pool, whatever the weights.
+ */
+function sharedCapacity(results: readonly SubjectForecast[], nowMs: number): PoolCapacity[] {
+  const keysOfPool = new Map<string, number>();
+  for (const r of results)
+    if (r.subject.kind === 'key') keysOfPool.set(r.subject.pool, (keysOfPool.get(r.subject.pool) ?? 0) + 1);
+  const capacities: PoolCapacity[] = [];
+  for (const r of results) {
+    const whole =
+      r.subject.kind === 'pool' ||
+      (r.subject.kind === 'partition' && r.subject.keyIds.length === keysOfPool.get(r.subject.pool));
+    if (!whole) continue;
+    for (const q of r.quotas) {
+      const f = q.forecast;
+      if (windowLengthMs(q) <= RATE_WINDOW_MAX_MS) continue;
+      const exhausted = f.status === 'exhausted';
+      const runsDry = exhausted || (f.pExhaust >= 0.5 && f.etaP50Ms !== null);
+      const etaMs = runsDry ? (exhausted ? nowMs : f.etaP50Ms) : null;
+      const demandUntilReset = untilReset(f, nowMs);
+      capacities.push({
+        pool: r.subject.pool,
+        quotaId: r.subject.kind === 'pool' ? q.quota.id : `${r.subject.id}/${q.quota.id}`,
+        dimension: q.quota.dimension,
+        keys: r.subject.keyIds.length,
+        demandPerSecond: (f.ratePerMs ?? 0) * 1000,
+        method: 'pool_total',
+        leadTimeMs: etaMs === null ? null : Math.max(0, etaMs - nowMs),
+        capacity: {
+          runsDry,
+          etaMs,
+          capacityBeforeEarliestReset: f.remaining,
+          shortfall: Math.max(0, demandUntilReset - f.remaining),
+          demandUntilHorizon: demandUntilReset,
+        },
+      });
+    }
+  }
+  return capacities;
 }

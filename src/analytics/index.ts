@@ -8,9 +8,15 @@ import {
 } from '../alerts/index.ts';
 import type { Config } from '../config/index.ts';
 import type { MetricsRegistry } from '../metrics/index.ts';
-import { attachSpill, computeAdvice, computeSpill, type Advice } from '../rebalance/index.ts';
+import { attachSpill, computeAdvice, computeSpill, type Advice, type PoolState } from '../rebalance/index.ts';
 import type { ForecastRow, Store, UsageBucketRow } from '../store/index.ts';
-import { computeCycle, currentWindowStarts, type PoolCapacity, type SubjectForecast } from './cycle.ts';
+import {
+  computeCycle,
+  currentWindowStarts,
+  THROTTLING_WINDOW_MS,
+  type PoolCapacity,
+  type SubjectForecast,
+} from './cycle.ts';
 import { poolSupplies } from './pool-supply.ts';
 import { SeriesCache, type CachedSeries } from './series-cache.ts';
 import { createJobRunner, type JobRun } from './job.ts';
@@ -23,7 +29,6 @@ export type { JobRun } from './job.ts';
 // more (per-minute limits come from provider headers), coarse enough to keep a cycle over many keys cheap.
 const BUCKET_SECONDS = 600;
 const DAY_MS = 86_400_000;
-const THROTTLING_LOOKBACK_MS = 15 * 60_000;
 /** A key's auth errors and successes are looked at over the last hour. */
 const KEY_HEALTH_LOOKBACK_MS = 3_600_000;
 const ADVICE_DAMPING = 0.5;
@@ -34,6 +39,8 @@ export interface AnalyticsSnapshot {
   evaluatedAtMs: number;
   subjects: SubjectForecast[];
   capacity: PoolCapacity[];
+  /** Per pool: whether it runs dry before its quotas reset even with ideal balancing, and when. */
+  poolStates: Map<string, PoolState>;
   advice: Map<string, Advice>;
   alerts: AlertView[];
 }
@@ -160,7 +167,7 @@ export function createAnalytics(options: {
     // History covers the configured days before the current day window.
     await cache.refresh(store, nowMs, (file.analytics.history_days + 1) * DAY_MS);
     const providerLimits = await store.readProviderLimits();
-    const throttling = await store.readThrottling(nowMs - THROTTLING_LOOKBACK_MS);
+    const throttling = await store.readThrottling(nowMs - THROTTLING_WINDOW_MS);
     const outcomes = await store.readOutcomeCounts(
       nowMs - a.throttling_window_minutes * 60_000,
       nowMs - KEY_HEALTH_LOOKBACK_MS,
@@ -288,10 +295,14 @@ export function createAnalytics(options: {
       const supply = supplies.get(pool);
       const fallbacks = (fallbackPools.get(pool) ?? []).flatMap((name) => supplies.get(name) ?? []);
       const computed = attachSpill(
-        computeAdvice(pool, keys, previous, nowMs, {
-          damping: ADVICE_DAMPING,
-          validForMs: 3 * intervalMs,
-        }),
+        computeAdvice(
+          pool,
+          keys,
+          previous,
+          nowMs,
+          { damping: ADVICE_DAMPING, validForMs: 3 * intervalMs },
+          result.poolStates.get(pool),
+        ),
         previous,
         supply === undefined ? [] : computeSpill(supply, fallbacks),
       );
@@ -329,6 +340,7 @@ export function createAnalytics(options: {
       evaluatedAtMs: nowMs,
       subjects: result.subjects,
       capacity: result.capacity,
+      poolStates: result.poolStates,
       advice: next,
       alerts: alerting.active(),
     };
@@ -403,6 +415,8 @@ export function createAnalytics(options: {
           generated_at: row.generated_at,
           valid_until: row.valid_until,
           keys: [],
+          // Recomputed by the next cycle; a change of state then bumps the version.
+          pool_state: 'ok',
         };
         existing.keys.push({
           key_id: row.key_id,

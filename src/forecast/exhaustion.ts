@@ -723,7 +723,17 @@ export function forecastExhaustion(input: ForecastInput): Forecast {
   const etaP10Ms = etaAt(0.1, null);
   const etaP50Ms = etaAt(0.5, etaP10Ms);
   const etaP90Ms = etaAt(0.9, etaP50Ms);
-  const forecast: Forecast = { ...base, status: 'ok', etaP10Ms, etaP50Ms, etaP90Ms, pExhaust, ratePerMs };
+  const expectedUsageUntilReset = horizonBuckets * level;
+  const forecast: Forecast = {
+    ...base,
+    status: 'ok',
+    etaP10Ms,
+    etaP50Ms,
+    etaP90Ms,
+    pExhaust,
+    ratePerMs,
+    expectedUsageUntilReset,
+  };
   if (input.fanAtMs === undefined) return forecast;
 
   // The fan is the same predictive distribution read the other way: the usage quantile at t. Scaling

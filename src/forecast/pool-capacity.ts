@@ -9,7 +9,8 @@ import type { PoolCapacityForecast, PoolKeyCapacity } from './types.ts';
  * serves the most demand any routing can. A usable key holds `remaining` until its reset; every key
  * (usable or cooling down) holds `limit` after its reset. When a key's `limit` is unknown its reset is
  * relief of unknown size, so nothing is claimed after it. The forecast looks as far as the last reset;
- * with no reset ahead at all, until the remaining capacity is spent.
+ * with no reset ahead at all, until the remaining capacity is spent. `shortfall` is the demand up to
+ * the last reset that no routing can serve.
  */
 export function forecastPoolCapacity(
   keys: ReadonlyArray<PoolKeyCapacity>,
@@ -43,7 +44,8 @@ export function forecastPoolCapacity(
       refills.push({ atMs: key.resetAtMs, amount });
     }
   }
-  if (!(demandRatePerMs > 0)) return { runsDry: false, etaMs: null, capacityBeforeEarliestReset };
+  if (!(demandRatePerMs > 0))
+    return { runsDry: false, etaMs: null, capacityBeforeEarliestReset, shortfall: 0, demandUntilHorizon: 0 };
   if (refills.length === 0) horizonMs = Number.POSITIVE_INFINITY;
   chunks.sort((a, b) => a.expiresAtMs - b.expiresAtMs);
   refills.sort((a, b) => a.atMs - b.atMs);
@@ -53,6 +55,8 @@ export function forecastPoolCapacity(
   let refill = 0;
   // Refilled capacity never expires within the horizon, so it is spent last, as one pool.
   let refilled = 0;
+  let dryAtMs: number | null = null;
+  let shortfall = 0;
   while (tMs < horizonMs) {
     while (
       chunk < chunks.length &&
@@ -79,7 +83,17 @@ export function forecastPoolCapacity(
       continue;
     }
     if (refilled === Number.POSITIVE_INFINITY) break;
-    if (refilled <= 0) return { runsDry: true, etaMs: Math.round(tMs), capacityBeforeEarliestReset };
+    if (refilled <= 0) {
+      // Dry until the next refill: that demand goes unserved whatever the routing.
+      dryAtMs ??= Math.round(tMs);
+      if (!Number.isFinite(untilMs)) {
+        shortfall = Number.POSITIVE_INFINITY;
+        break;
+      }
+      shortfall += demandRatePerMs * (untilMs - tMs);
+      tMs = untilMs;
+      continue;
+    }
     const needed = demandRatePerMs * (untilMs - tMs);
     if (refilled > needed) {
       refilled -= needed;
@@ -89,5 +103,14 @@ export function forecastPoolCapacity(
       refilled = 0;
     }
   }
-  return { runsDry: false, etaMs: null, capacityBeforeEarliestReset };
+  const demandUntilHorizon = Number.isFinite(horizonMs)
+    ? demandRatePerMs * Math.max(0, horizonMs - nowMs)
+    : Number.POSITIVE_INFINITY;
+  return {
+    runsDry: dryAtMs !== null,
+    etaMs: dryAtMs,
+    capacityBeforeEarliestReset,
+    shortfall,
+    demandUntilHorizon,
+  };
 }

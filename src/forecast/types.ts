@@ -131,6 +131,8 @@ export interface Forecast {
   ratePerMs?: number;
   /** Present when `fanAtMs` was asked for and the forecast is `ok`. */
   fan?: FanPoint[];
+  /** Expected usage from now until the reset (the profile's mass times the level), in the quota's units. */
+  expectedUsageUntilReset?: number;
 }
 
 /** One key of a pool, as seen by the capacity forecast. */
@@ -155,4 +157,8 @@ export interface PoolCapacityForecast {
   etaMs: number | null;
   /** Sum of what the usable keys can still serve before the earliest reset. */
   capacityBeforeEarliestReset: number;
+  /** Demand up to the last reset that no routing can serve (infinite when no reset is ahead). */
+  shortfall: number;
+  /** Demand from now up to the last reset (infinite when no reset is ahead). */
+  demandUntilHorizon: number;
 }

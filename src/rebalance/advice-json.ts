@@ -7,6 +7,9 @@ export interface AdviceJson {
   generated_at: string;
   valid_until: string;
   keys: Array<{ key_id: string; weight: number; state: string; until?: string; reason: string }>;
+  pool_state: Advice['pool_state'];
+  dry_at?: string;
+  short_by?: { quota_id: string; dimension: string; amount: number; share: number };
   spill?: Array<{ pool: string; share: number; reason: string }>;
 }
 
@@ -28,6 +31,9 @@ export function renderAdviceJson(advice: Advice): AdviceJson {
       ...(k.until === undefined ? {} : { until: iso(k.until) }),
       reason: k.reason,
     })),
+    pool_state: advice.pool_state,
+    ...(advice.dry_at === undefined ? {} : { dry_at: iso(advice.dry_at) }),
+    ...(advice.short_by === undefined ? {} : { short_by: { ...advice.short_by } }),
     ...(advice.spill === undefined ? {} : { spill: advice.spill.map((s) => ({ ...s })) }),
   };
 }

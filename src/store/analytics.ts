@@ -48,6 +48,8 @@ export interface ThrottlingRow {
   /** Latest `timestamp + retry_after_ms` of a throttled call, 0 when none said. */
   cooldown_until_ms: number;
   last_quota_exhausted_ms: number;
+  /** Latest `auth_error` answer (revoked or expired key), 0 when none. */
+  last_auth_error_ms: number;
 }
 
 export interface ForecastRow {
@@ -315,9 +317,11 @@ export function createAnalyticsStore(
                 countIf(outcome = 'quota_exhausted') AS quota_exhausted,
                 max(if(outcome IN ('rate_limited', 'quota_exhausted', 'overloaded') AND retry_after_ms IS NOT NULL,
                        toUnixTimestamp64Milli(timestamp) + assumeNotNull(retry_after_ms), 0)) AS cooldown_until_ms,
-                max(if(outcome = 'quota_exhausted', toUnixTimestamp64Milli(timestamp), 0)) AS last_quota_exhausted_ms
+                max(if(outcome = 'quota_exhausted', toUnixTimestamp64Milli(timestamp), 0)) AS last_quota_exhausted_ms,
+                max(if(outcome = 'auth_error', toUnixTimestamp64Milli(timestamp), 0)) AS last_auth_error_ms
          FROM ${database}.api_calls
-         WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64}) AND outcome IN ('rate_limited', 'quota_exhausted', 'overloaded')
+         WHERE timestamp >= fromUnixTimestamp64Milli({since:Int64})
+           AND outcome IN ('rate_limited', 'quota_exhausted', 'overloaded', 'auth_error')
          GROUP BY pool, key_id`,
         { since: sinceMs },
       );
@@ -326,6 +330,7 @@ export function createAnalyticsStore(
         'quota_exhausted',
         'cooldown_until_ms',
         'last_quota_exhausted_ms',
+        'last_auth_error_ms',
       ]);
     },
     writeForecasts: (rows) => insertJson(`${database}.forecasts`, rows),

@@ -96,6 +96,8 @@ export function buildPoolView(
     active_alerts: snapshot.alerts.filter((a) => a.pool === pool && a.state === 'firing').length,
     advice_version: snapshot.advice.get(pool)?.version ?? null,
     push: pushes.filter((p) => p.pool === pool).map(pushView),
+    pool_state: snapshot.poolStates.get(pool)?.state ?? 'ok',
+    dry_at: iso(snapshot.poolStates.get(pool)?.dryAtMs),
     capacity: snapshot.capacity
       .filter((c) => c.pool === pool)
       .map((c) => ({
@@ -105,7 +107,10 @@ export function buildPoolView(
         demand_per_second: round(c.demandPerSecond),
         runs_dry: c.capacity.runsDry,
         runs_dry_at: iso(c.capacity.etaMs),
+        lead_time_seconds: c.leadTimeMs === null ? null : Math.round(c.leadTimeMs / 1000),
+        method: c.method,
         capacity_before_earliest_reset: round(c.capacity.capacityBeforeEarliestReset),
+        shortfall: Number.isFinite(c.capacity.shortfall) ? round(c.capacity.shortfall) : null,
       })),
     quotas: subjects.filter((s) => s.subject.kind === 'pool').flatMap(quotaViews),
     partitions: subjects

@@ -52,7 +52,10 @@ export const CapacityViewSchema = z.object({
   demand_per_second: z.number(),
   runs_dry: z.boolean(),
   runs_dry_at: instant,
+  lead_time_seconds: z.number().nullable(),
+  method: z.string(),
   capacity_before_earliest_reset: z.number(),
+  shortfall: z.number().nullable(),
 });
 
 /** A gateway headroom pushes the pool's advice to, with its last finished push. */
@@ -79,6 +82,8 @@ export const PoolViewSchema = z.object({
   active_alerts: z.number(),
   advice_version: z.number().nullable(),
   push: z.array(PushViewSchema),
+  pool_state: z.enum(['ok', 'runs_dry']),
+  dry_at: instant,
   capacity: z.array(CapacityViewSchema),
   quotas: z.array(QuotaViewSchema),
   partitions: z.array(PartitionViewSchema),
@@ -139,6 +144,11 @@ export const AdviceViewSchema = z.object({
   ),
   /** Shares of the pool's traffic to send to fallback pools (`fallback_pools`) while it cannot carry it. */
   spill: z.array(z.object({ pool: z.string(), share: z.number(), reason: z.string() })).optional(),
+  pool_state: z.enum(['ok', 'runs_dry']),
+  dry_at: instant.optional(),
+  short_by: z
+    .object({ quota_id: z.string(), dimension: z.string(), amount: z.number(), share: z.number() })
+    .optional(),
 });
 
 export type QuotaView = z.infer<typeof QuotaViewSchema>;

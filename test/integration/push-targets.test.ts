@@ -160,6 +160,7 @@ describe('reference gateway target', () => {
       version: 7,
       generated_at: '2026-01-05T12:00:00.000Z',
       valid_until: '2026-01-05T12:01:30.000Z',
+      pool_state: 'ok',
       keys: [
         { key_id: 'key-a', weight: 0.75, state: 'active', reason: 'requests_per_minute: 400 left' },
         { key_id: 'key-b', weight: 0.25, state: 'active', reason: 'requests_per_minute: 100 left' },

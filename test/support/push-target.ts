@@ -23,6 +23,7 @@ export function threeKeyAdvice(options: {
     version: options.version,
     generated_at: options.nowMs,
     valid_until: options.nowMs + 90_000,
+    pool_state: 'ok',
     keys: [
       { key_id: 'key-a', weight: options.weights[0], state: 'active', reason: a },
       { key_id: 'key-b', weight: options.weights[1], state: 'active', reason: b },

@@ -12,6 +12,8 @@ describe('forecastPoolCapacity', () => {
       runsDry: false,
       etaMs: null,
       capacityBeforeEarliestReset: 1200,
+      shortfall: 0,
+      demandUntilHorizon: 1000,
     });
   });
 
@@ -25,6 +27,9 @@ describe('forecastPoolCapacity', () => {
       runsDry: true,
       etaMs: 1000,
       capacityBeforeEarliestReset: 500,
+      // Dry from 1000 ms until the refill at 2000 ms: 500 units of demand no routing can serve.
+      shortfall: 500,
+      demandUntilHorizon: 1500,
     });
   });
 
@@ -48,6 +53,8 @@ describe('forecastPoolCapacity', () => {
       runsDry: false,
       etaMs: null,
       capacityBeforeEarliestReset: 100,
+      shortfall: 0,
+      demandUntilHorizon: 200,
     });
     // A gap between running out (50 ms) and the first reset (100 ms) is a dry spell.
     expect(forecastPoolCapacity(keys, 2, 0)).toMatchObject({ runsDry: true, etaMs: 50 });
@@ -59,6 +66,8 @@ describe('forecastPoolCapacity', () => {
       runsDry: true,
       etaMs: 0,
       capacityBeforeEarliestReset: 0,
+      shortfall: 10_000,
+      demandUntilHorizon: 10_000,
     });
   });
 
@@ -79,6 +88,8 @@ describe('forecastPoolCapacity', () => {
       runsDry: true,
       etaMs: 1200,
       capacityBeforeEarliestReset: 100,
+      shortfall: Number.POSITIVE_INFINITY,
+      demandUntilHorizon: Number.POSITIVE_INFINITY,
     });
     expect(forecastPoolCapacity(keys, 0, 1000)).toMatchObject({ runsDry: false, etaMs: null });
     expect(() => forecastPoolCapacity(keys, -1, 0)).toThrow(/demandRatePerMs/);

@@ -13,7 +13,7 @@ import {
 const NOW = 1_763_740_800_000;
 
 function advice(version: number, keys: Advice['keys']): Advice {
-  return { pool: 'p', version, generated_at: NOW, valid_until: NOW + 90_000, keys };
+  return { pool: 'p', version, generated_at: NOW, valid_until: NOW + 90_000, keys, pool_state: 'ok' };
 }
 
 const EXHAUSTED = advice(3, [
