@@ -87,9 +87,10 @@ export function startGatewayTelemetry(url: string): GatewayTelemetry {
 }
 
 /**
- * `headroom demo`: the whole loop on one machine in about a minute. headroom on a temporary data
+ * `headroom demo`: the whole loop on one machine in under two minutes. headroom on a temporary data
  * directory, a local endpoint speaking the Slack Web API, and a pool of keys whose traffic goes
- * through the real OpenTelemetry SDK: three days backfilled, then live traffic.
+ * through the real OpenTelemetry SDK: three days backfilled, then live traffic; then the loop
+ * closing through the provider simulator and two reference gateways (see `runLoopSegment`).
  */
 export async function runDemo(
   deps: {

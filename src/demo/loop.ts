@@ -28,6 +28,7 @@ const LOOP_KEYS: readonly LoopKey[] = [
   { id: 'small-1', requestsPerMinute: 6 },
   { id: 'small-2', requestsPerMinute: 6 },
   { id: 'small-3', requestsPerMinute: 6 },
+  { id: 'small-4', requestsPerMinute: 6 },
   { id: 'dry', requestsPerMinute: 600, project: { id: 'dry-project', requestsLeftToday: 10 } },
 ];
 
@@ -78,7 +79,7 @@ export interface LoopSegmentOptions {
   timeZone: string;
   /** Length of the traffic, default 30 s. */
   seconds?: number;
-  /** Mean arrival rate (Poisson), default 5 per second. */
+  /** Mean arrival rate (Poisson), default 6 per second. */
   requestsPerSecond?: number;
   seed?: number;
   /** Lines for humans as the segment goes. */
@@ -273,7 +274,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export async function runLoopSegment(options: LoopSegmentOptions): Promise<LoopComparison> {
   const seconds = options.seconds ?? 30;
-  const requestsPerSecond = options.requestsPerSecond ?? 5;
+  const requestsPerSecond = options.requestsPerSecond ?? 6;
   const seed = options.seed ?? 11;
   const log = options.log ?? (() => {});
   const scenarioFile = join(options.dir, 'loop-provider.json');
@@ -284,7 +285,8 @@ export async function runLoopSegment(options: LoopSegmentOptions): Promise<LoopC
     const simulator = await startCli(['simulate-provider', '--scenario', scenarioFile, '--port', '0'], {});
     children.push(simulator);
     const gateways = new Map<RunName, Child>();
-    await Promise.all(
+    // Settled, not all: a gateway that fails to start must not leave the other one running.
+    const started = await Promise.allSettled(
       RUNS.map(async (run) => {
         const file = join(options.dir, `loop-gateway-${run.prefix}.json`);
         await writeFile(
@@ -299,6 +301,7 @@ export async function runLoopSegment(options: LoopSegmentOptions): Promise<LoopC
         gateways.set(run.name, gateway);
       }),
     );
+    for (const outcome of started) if (outcome.status === 'rejected') throw outcome.reason;
     log(
       `provider simulator at ${simulator.url}; gateways at ${RUNS.map((r) => `${gateways.get(r.name)?.url} (${r.name})`).join(', ')}`,
     );
