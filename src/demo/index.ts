@@ -19,6 +19,7 @@ import {
   zoneWithLocalHour,
   type TrafficKey,
 } from './traffic.ts';
+import { printLoopSegment, loopPoolConfigLines } from './loop.ts';
 
 export { startSlackServer } from './slack-server.ts';
 export type { SlackCall, SlackServer } from './slack-server.ts';
@@ -30,6 +31,14 @@ export {
   formatDemoConfig,
   zoneWithLocalHour,
 } from './traffic.ts';
+export {
+  LOOP_POOL,
+  describeLoopKeys,
+  formatLoopComparison,
+  loopPoolConfigLines,
+  runLoopSegment,
+} from './loop.ts';
+export type { LoopComparison, LoopRunResult, LoopSegmentOptions } from './loop.ts';
 export type { TrafficKey } from './traffic.ts';
 
 const POOL = 'demo';
@@ -78,9 +87,10 @@ export function startGatewayTelemetry(url: string): GatewayTelemetry {
 }
 
 /**
- * `headroom demo`: the whole loop on one machine in about a minute. headroom on a temporary data
+ * `headroom demo`: the whole loop on one machine in under two minutes. headroom on a temporary data
  * directory, a local endpoint speaking the Slack Web API, and a pool of keys whose traffic goes
- * through the real OpenTelemetry SDK: three days backfilled, then live traffic.
+ * through the real OpenTelemetry SDK: three days backfilled, then live traffic; then the loop
+ * closing through the provider simulator and two reference gateways (see `runLoopSegment`).
  */
 export async function runDemo(
   deps: {
@@ -97,7 +107,8 @@ export async function runDemo(
     // A quota day whose local time is mid-afternoon, so the demo looks the same at any hour.
     const timeZone = zoneWithLocalHour(nowMs, 15);
     const configFile = join(dir, 'headroom.yaml');
-    await writeFile(configFile, formatDemoConfig(timeZone));
+    // The demo's pool, then the pool of the closing loop segment.
+    await writeFile(configFile, [formatDemoConfig(timeZone), ...loopPoolConfigLines(timeZone)].join('\n'));
     const config = deps.loadConfig({
       HEADROOM_CONFIG: configFile,
       HEADROOM_DATA_DIR: join(dir, 'data'),
@@ -165,6 +176,16 @@ export async function runDemo(
         `   ${pad(key.key_id, 8)} weight ${was.toFixed(3)} → ${key.weight.toFixed(3)}  ${pad(key.state, 12)} ${key.reason}`,
       );
     }
+    await printLoopSegment({
+      headroomUrl: running.url,
+      runCycle: async () => {
+        await running.analytics?.runCycle();
+        await running.analytics?.drainDeliveries();
+      },
+      dir,
+      timeZone,
+      print,
+    });
     print(
       `\nSlack received ${slack.delivered('chat.postMessage').length} message(s) and ${slack.delivered('chat.update').length} update(s). Done.`,
     );
