@@ -202,7 +202,9 @@ describe('startTelemetry when nobody answers', () => {
       expect(elapsedMs).toBeLessThan(1_500);
       expect(receiver.received.length).toBeGreaterThan(0);
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toContain('failed: timeout');
+      // Which bound fires first, the export's own timeout or shutdown's, depends on timer order on a
+      // busy machine; either way exactly one line says the receiver did not answer in time.
+      expect(warnings[0]).toMatch(/failed: (timeout|no answer within shutdownTimeoutMillis)/);
     } finally {
       await receiver.close();
     }
