@@ -10,10 +10,12 @@ export { startGateway, CONSUMER_HEADER, KEY_HEADER, POOL_HEADER } from './server
 export type { Gateway, GatewayOptions } from './server.ts';
 export { GatewayMetrics } from './metrics.ts';
 export { KeyRouter, isRetryable } from './key-router.ts';
+export { SpillRouter, withSpill } from './spill.ts';
+export type { SpillView } from './spill.ts';
 export type { RouteChoice, RouterRule } from './key-router.ts';
 export { createStrategy, DEFAULT_STRATEGY_OPTIONS } from './strategies/registry.ts';
 export { parseAdvice } from './strategies/advice.ts';
-export type { AdvisedKey, ParsedAdvice, PoolAdvice } from './strategies/advice.ts';
+export type { AdvisedKey, AdvisedSpill, ParsedAdvice, PoolAdvice } from './strategies/advice.ts';
 export { parseSimulatorState } from './strategies/oracle.ts';
 export type { SimulatorKeyState, SimulatorState } from './strategies/oracle.ts';
 export { isFailure, isRateLimit } from './strategies/types.ts';

@@ -20,6 +20,10 @@ export class GatewayMetrics {
       'headroom_gateway_admin_pushes_total',
       'Weights pushed through the admin API, by pool and result.',
     );
+    this.#define(
+      'headroom_gateway_spilled_total',
+      'Requests sent to a fallback pool by the advice’s spill, by pool and fallback pool (to).',
+    );
   }
 
   #define(name: string, help: string): void {

@@ -14,6 +14,7 @@ import { normaliseResponse, type Outcome } from '../telemetry/index.ts';
 import { startFeed, type Feed } from './feeds.ts';
 import { KeyRouter, isRetryable } from './key-router.ts';
 import { GatewayMetrics } from './metrics.ts';
+import { SpillRouter, withSpill } from './spill.ts';
 import { parseAdvice } from './strategies/advice.ts';
 import { createStrategy } from './strategies/registry.ts';
 import { isRateLimit } from './strategies/types.ts';
@@ -34,6 +35,7 @@ interface PoolRuntime {
   readonly config: GatewayPoolConfig;
   readonly router: KeyRouter;
   readonly targets: ReadonlyMap<string, UpstreamTarget>;
+  readonly spill: SpillRouter;
   feed: Feed | undefined;
 }
 
@@ -71,11 +73,26 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const now = options.now ?? Date.now;
   const metrics = new GatewayMetrics();
   const pools = new Map<string, PoolRuntime>();
+  const poolNames = config.pools.map((p) => p.name);
   for (const pool of config.pools) {
-    const strategy = createStrategy(
-      pool.strategy,
-      pool.keys.map((k) => ({ keyId: k.id, weight: k.weight, priority: k.priority })),
-      pool.strategyOptions,
+    const spill = new SpillRouter(pool.name, poolNames);
+    const warned = new Set<string>();
+    const strategy = withSpill(
+      createStrategy(
+        pool.strategy,
+        pool.keys.map((k) => ({ keyId: k.id, weight: k.weight, priority: k.priority })),
+        pool.strategyOptions,
+      ),
+      spill,
+      (ignored) => {
+        for (const fallback of ignored) {
+          if (warned.has(fallback)) continue;
+          warned.add(fallback);
+          process.emitWarning(
+            `headroom gateway: the advice for pool ${JSON.stringify(pool.name)} spills to ${JSON.stringify(fallback)}, which is not a pool of this gateway; that share stays in ${JSON.stringify(pool.name)}`,
+          );
+        }
+      },
     );
     pools.set(pool.name, {
       config: pool,
@@ -85,6 +102,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         config,
       ),
       targets: new Map(pool.keys.map((k) => [k.id, resolveTarget(k)])),
+      spill,
       feed: undefined,
     });
   }
@@ -127,6 +145,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     res: ServerResponse,
     runtime: PoolRuntime,
     body: Buffer,
+    spilledFrom: string | undefined,
   ): Promise<void> => {
     const pool = runtime.config.name;
     metrics.increment('headroom_gateway_requests_total', { pool });
@@ -187,6 +206,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           ...(target.key.partition === undefined ? {} : { partition: target.key.partition }),
           ...(requestModel === undefined ? {} : { requestModel }),
           ...(consumer === undefined ? {} : { consumer }),
+          ...(spilledFrom === undefined ? {} : { spilledFrom }),
           ...(statusCode === undefined ? {} : { statusCode }),
           ...(headers === undefined ? {} : { headers }),
           ...extra,
@@ -440,7 +460,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         );
         return;
       }
-      await proxy(req, res, runtime, body);
+      // The advice's spill sends a share of the pool's requests to a fallback pool, whose own key
+      // choice then serves them.
+      const spillTo = runtime.spill.route(now());
+      if (spillTo === undefined) return proxy(req, res, runtime, body, undefined);
+      metrics.increment('headroom_gateway_spilled_total', { pool: runtime.config.name, to: spillTo });
+      await proxy(req, res, pools.get(spillTo) as PoolRuntime, body, runtime.config.name);
     };
     handle().catch((error: unknown) => {
       if (!res.headersSent) sendError(res, 500, ErrorCode.internal, 'the gateway failed on this request');
@@ -488,6 +513,7 @@ function describePool(runtime: PoolRuntime, nowMs: number): Record<string, unkno
     pool: runtime.config.name,
     strategy: runtime.config.strategy,
     source: view.source,
+    spill: runtime.spill.describe(nowMs),
     ...(status === undefined
       ? {}
       : {

@@ -2,6 +2,7 @@ import { SpanKind, context, diag, type Attributes } from '@opentelemetry/api';
 import { normaliseResponse, type HeaderSource } from '../telemetry/index.ts';
 import {
   ATTR_CONSUMER,
+  ATTR_SPILLED_FROM,
   ATTR_COST_USD,
   ATTR_ERROR_TYPE,
   ATTR_KEY_ID,
@@ -52,6 +53,8 @@ export interface ApiCallFields {
   costUsd?: number;
   /** `keypool.consumer`: the application or tenant that made the call. */
   consumer?: string;
+  /** `keypool.spilled_from`: the pool whose advice spilled this call to `pool`. */
+  spilledFrom?: string;
   serverAddress?: string;
   /** When the request was sent (epoch ms); default `endTimeMs`. */
   startTimeMs?: number;
@@ -121,6 +124,8 @@ function emitApiCall(call: ApiCallRecord): void {
   if (serverAddress !== undefined) attributes[ATTR_SERVER_ADDRESS] = serverAddress;
   const consumer = nonEmpty(call.consumer);
   if (consumer !== undefined) attributes[ATTR_CONSUMER] = consumer;
+  const spilledFrom = nonEmpty(call.spilledFrom);
+  if (spilledFrom !== undefined) attributes[ATTR_SPILLED_FROM] = spilledFrom;
   if (typeof call.costUsd === 'number' && Number.isFinite(call.costUsd) && call.costUsd >= 0) {
     attributes[ATTR_COST_USD] = call.costUsd;
   }

@@ -53,6 +53,8 @@ export const ATTR_OUTCOME = 'keypool.outcome';
 export const ATTR_RETRY_AFTER_MS = 'keypool.retry_after_ms';
 export const ATTR_COST_USD = 'keypool.cost_usd';
 export const ATTR_CONSUMER = 'keypool.consumer';
+/** The pool whose advice sent the call to this (fallback) pool. */
+export const ATTR_SPILLED_FROM = 'keypool.spilled_from';
 
 const RATE_LIMIT_ATTRIBUTES: ReadonlyArray<
   readonly [RateLimitDimension, limit: string, remaining: string, resetAtMs: string]

@@ -22,8 +22,8 @@ const ADVICE = threeKeyAdvice({
 });
 const POLICY = { baseDelayMillis: 50, maxDelayMillis: 200, maxAttempts: 5, deadlineMillis: 3_000 };
 
-function pushWithRetry(target: PushTarget, deadlineMillis = POLICY.deadlineMillis) {
-  return deliverWithRetry(() => target.push(ADVICE, new AbortController().signal), {
+function pushWithRetry(target: PushTarget, deadlineMillis = POLICY.deadlineMillis, advice = ADVICE) {
+  return deliverWithRetry(() => target.push(advice, new AbortController().signal), {
     ...POLICY,
     deadlineMillis,
   });
@@ -238,7 +238,9 @@ describe('webhook target', () => {
         HOOK_SECRET: 'whsec-test',
       },
     );
-    expect(await pushWithRetry(target)).toMatchObject({ kind: 'success' });
+    const spill = [{ pool: 'openai-fallback', share: 0.3, reason: 'azure runs dry before its reset' }];
+    const spilling = { ...ADVICE, pool_state: 'runs_dry' as const, spill };
+    expect(await pushWithRetry(target, POLICY.deadlineMillis, spilling)).toMatchObject({ kind: 'success' });
     const [request] = server.requests;
     expect(`${request?.method} ${request?.path}`).toBe('POST /hooks/advice');
     expect(request?.headers['x-headroom-event']).toBe('advice');
@@ -256,6 +258,8 @@ describe('webhook target', () => {
     expect((JSON.parse(request?.body ?? '') as { keys: Array<{ key_id: string }> }).keys).toEqual([
       expect.objectContaining({ key_id: 'A', weight: 0.75 }),
     ]);
+    // The spill travels in the body, for the receiver to carry out.
+    expect((JSON.parse(request?.body ?? '') as { spill?: unknown }).spill).toEqual(spill);
   });
 
   it('retries a receiver that does not answer, within the deadline, then gives up', async () => {

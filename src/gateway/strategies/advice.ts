@@ -13,6 +13,14 @@ export interface PoolAdvice {
   readonly generatedAtMs: number;
   readonly validUntilMs: number;
   readonly keys: ReadonlyMap<string, AdvisedKey>;
+  /** Shares (0..1, summing to at most 1) of the pool's requests to send to other pools. */
+  readonly spill: readonly AdvisedSpill[];
+}
+
+/** A share of the pool's requests that headroom advises sending to a fallback pool. */
+export interface AdvisedSpill {
+  readonly pool: string;
+  readonly share: number;
 }
 
 export type ParsedAdvice = { ok: true; advice: PoolAdvice } | { ok: false; error: string };
@@ -65,7 +73,26 @@ export function parseAdvice(body: unknown): ParsedAdvice {
     }
     keys.set(keyId, untilMs === undefined ? { weight, state } : { weight, state, untilMs });
   }
-  return { ok: true, advice: { version, generatedAtMs: generatedAtMs ?? validUntilMs, validUntilMs, keys } };
+  const rawSpill = root['spill'] ?? [];
+  if (!Array.isArray(rawSpill)) return fail('spill', rawSpill, 'an array of {pool, share}');
+  const spill: AdvisedSpill[] = [];
+  let total = 0;
+  for (const [i, item] of rawSpill.entries()) {
+    const entry = asRecord(item);
+    const pool = entry?.['pool'];
+    if (typeof pool !== 'string' || pool === '') return fail(`spill[${i}].pool`, pool, 'a non-empty string');
+    const share = entry?.['share'];
+    if (typeof share !== 'number' || !(share >= 0 && share <= 1)) {
+      return fail(`spill[${i}].share`, share, 'a number from 0 to 1');
+    }
+    total += share;
+    if (total > 1 + 1e-9) return fail(`spill[${i}].share`, share, 'shares that sum to at most 1');
+    spill.push({ pool, share });
+  }
+  return {
+    ok: true,
+    advice: { version, generatedAtMs: generatedAtMs ?? validUntilMs, validUntilMs, keys, spill },
+  };
 }
 
 function readTimeMs(value: unknown): number | undefined {
