@@ -5,11 +5,21 @@
  * over real ports, day-long quota scenarios on a virtual clock through headroom's own store
  * (embedded ClickHouse) and analytics cycle. Prints a table, then one JSON line.
  *
+ * A last real-time scenario, `haproxy`, runs a real HAProxy without headroom and with headroom pushing
+ * over its Runtime API (skipped when haproxy is not installed).
+ *
  * `BENCH_SCENARIOS=name,name` runs a subset.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { missingTraces } from './forecast/traces.ts';
+import {
+  HAPROXY_SCENARIO,
+  HAPROXY_WITH,
+  HAPROXY_WITHOUT,
+  haproxyMissing,
+  runHaproxyScenario,
+} from './loop/haproxy.ts';
 import { formatTable, type ScenarioResult } from './loop/metrics.ts';
 import { runRealtime } from './loop/realtime.ts';
 import { SCENARIOS, STRATEGIES } from './loop/scenarios.ts';
@@ -42,6 +52,10 @@ async function runChild(name: string): Promise<ScenarioResult> {
   return JSON.parse(last) as ScenarioResult;
 }
 
+if (child === HAPROXY_SCENARIO) {
+  process.stdout.write(`${JSON.stringify(await runHaproxyScenario())}\n`);
+  process.exit(0);
+}
 if (child !== undefined) {
   const scenario = SCENARIOS.find((s) => s.name === child);
   if (scenario === undefined) throw new Error(`BENCH_LOOP_CHILD=${child}: no such scenario`);
@@ -62,6 +76,17 @@ for (const scenario of chosen.filter((s) => s.clock === 'real')) {
   process.stderr.write(`bench:loop: ${scenario.name} (real time)\n`);
   results.push(await runChild(scenario.name));
 }
+const skipped: Record<string, string> = {};
+if (only === undefined || only.includes(HAPROXY_SCENARIO)) {
+  const missingHaproxy = haproxyMissing();
+  if (missingHaproxy === undefined) {
+    process.stderr.write(`bench:loop: ${HAPROXY_SCENARIO} (real time)\n`);
+    results.push(await runChild(HAPROXY_SCENARIO));
+  } else {
+    process.stderr.write(`bench:loop: ${missingHaproxy}\n`);
+    skipped[HAPROXY_SCENARIO] = missingHaproxy;
+  }
+}
 const days = chosen.filter((s) => s.clock === 'virtual');
 if (days.length > 0) {
   process.stderr.write(`bench:loop: ${days.map((s) => s.name).join(', ')} (virtual clock)\n`);
@@ -71,6 +96,16 @@ if (days.length > 0) {
 /** The targets, checked per scenario and reported as they are. */
 function targets(r: ScenarioResult): Record<string, unknown> {
   const by = new Map(r.strategies.map((s) => [s.strategy, s]));
+  const without = by.get(HAPROXY_WITHOUT);
+  const pushed = by.get(HAPROXY_WITH);
+  if (without !== undefined && pushed !== undefined) {
+    return {
+      client429_reduction_vs_haproxy_alone:
+        without.client429 === 0 ? null : Math.round((1 - pushed.client429 / without.client429) * 1000) / 1000,
+      fewer_429_with_push: pushed.client429 < without.client429,
+      maint_and_back: r.haproxy?.maintAtMs !== null && r.haproxy?.readyAgainAtMs !== null,
+    };
+  }
   const headroom = by.get('headroom');
   const roundRobin = by.get('round-robin');
   const oracle = by.get('oracle');
@@ -102,6 +137,7 @@ process.stdout.write(`${formatTable(results)}\n\n`);
 const summary = {
   bench: 'loop',
   seconds: Math.round((performance.now() - started) / 1000),
+  ...(Object.keys(skipped).length === 0 ? {} : { skipped }),
   scenarios: Object.fromEntries(
     results.map((r) => [
       r.scenario,
@@ -124,6 +160,23 @@ const summary = {
         ),
         ...(r.poolDry === undefined ? {} : { pool_dry: r.poolDry }),
         ...(r.falseDryCycles === undefined ? {} : { false_dry_cycles: r.falseDryCycles }),
+        ...(r.haproxy === undefined
+          ? {}
+          : {
+              haproxy: {
+                spent_deployment: r.haproxy.spentDeployment,
+                shares_without_pct: r.haproxy.sharesWithoutPct,
+                shares_with_pct: r.haproxy.sharesWithPct,
+                share_before_spent_without_pct: r.haproxy.shareBeforeSpentWithoutPct,
+                share_before_spent_with_pct: r.haproxy.shareBeforeSpentWithPct,
+                weighted_down_at_ms: r.haproxy.weightedDownAtMs,
+                maint_at_ms: r.haproxy.maintAtMs,
+                ready_again_at_ms: r.haproxy.readyAgainAtMs,
+                reset_at_ms: r.haproxy.resetAtMs,
+                pushes: r.haproxy.pushes,
+                push_failures: r.haproxy.pushFailures,
+              },
+            }),
         targets: targets(r),
       },
     ]),

@@ -33,6 +33,26 @@ export interface ScenarioResult {
   poolDry?: PoolDryResult;
   /** Enough capacity: analytics cycles whose advice said the pool runs dry (false alarms). */
   falseDryCycles?: number;
+  /** The HAProxy scenario: where the traffic went and what headroom pushed. */
+  haproxy?: HaproxyFigures;
+}
+
+export interface HaproxyFigures {
+  /** The deployment another consumer spends part-way through the first window. */
+  spentDeployment: string;
+  /** Its share of the requests from when headroom weighted it down until it was spent, %. */
+  shareBeforeSpentWithoutPct: number;
+  shareBeforeSpentWithPct: number;
+  /** Share of the requests each deployment served, %. */
+  sharesWithoutPct: Record<string, number>;
+  sharesWithPct: Record<string, number>;
+  /** ms from the start of the traffic. */
+  weightedDownAtMs: number | null;
+  maintAtMs: number | null;
+  readyAgainAtMs: number | null;
+  resetAtMs: number;
+  pushes: number;
+  pushFailures: number;
 }
 
 export interface PoolDryResult {
@@ -114,6 +134,22 @@ export function formatTable(results: readonly ScenarioResult[]): string {
             `lead ${d.leadMinutes === null ? '-' : `${Math.round(d.leadMinutes)} min`}`,
         );
       }
+    }
+    const h = r.haproxy;
+    if (h !== undefined) {
+      const list = (shares: Record<string, number>): string =>
+        Object.entries(shares)
+          .map(([name, pct]) => `${name} ${pct.toFixed(1)} %`)
+          .join(', ');
+      lines.push(
+        `  shares without headroom: ${list(h.sharesWithoutPct)}; with push: ${list(h.sharesWithPct)}`,
+      );
+      lines.push(
+        `  ${h.spentDeployment}: share once weighted down, before spent ${h.shareBeforeSpentWithoutPct.toFixed(1)} % without, ` +
+          `${h.shareBeforeSpentWithPct.toFixed(1)} % with push; weighted down at ${h.weightedDownAtMs ?? '-'} ms, ` +
+          `maint at ${h.maintAtMs ?? '-'} ms, ready again at ${h.readyAgainAtMs ?? '-'} ms (reset at ${h.resetAtMs} ms); ` +
+          `${h.pushes} pushes, ${h.pushFailures} failed`,
+      );
     }
     if (r.falseDryCycles !== undefined)
       lines.push(`  cycles advising runs_dry (false alarms): ${r.falseDryCycles}`);

@@ -51,6 +51,8 @@ export interface RunFigures {
    * (the start when it never did) until it was spent.
    */
   shareBeforeSpentPercent: number;
+  /** Client-visible latency of every call, ms, in the order they were sent. */
+  latenciesMs: number[];
 }
 
 export interface StateSample {
@@ -80,6 +82,7 @@ interface CallRecord {
   atMs: number;
   status: number;
   servedBy: string;
+  latencyMs: number;
 }
 
 function figures(calls: readonly CallRecord[], spent: string, fromMs: number, spendAtMs: number): RunFigures {
@@ -93,6 +96,7 @@ function figures(calls: readonly CallRecord[], spent: string, fromMs: number, sp
     servedBy,
     shareBeforeSpentPercent:
       before.length === 0 ? 0 : (100 * before.filter((c) => c.servedBy === spent).length) / before.length,
+    latenciesMs: calls.map((c) => c.latencyMs),
   };
 }
 
@@ -150,6 +154,7 @@ pools:
     ];
     const call = async (run: (typeof runs)[number]): Promise<void> => {
       const atMs = Date.now() - startMs;
+      const sentAt = performance.now();
       try {
         const response = await run.fetch(`${run.proxy.url}/v1/chat/completions`, {
           method: 'POST',
@@ -163,9 +168,10 @@ pools:
           atMs,
           status: response.status,
           servedBy: response.headers.get('x-served-by') ?? '',
+          latencyMs: performance.now() - sentAt,
         });
       } catch {
-        run.calls.push({ atMs, status: 0, servedBy: '' });
+        run.calls.push({ atMs, status: 0, servedBy: '', latencyMs: performance.now() - sentAt });
       }
     };
 
