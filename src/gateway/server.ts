@@ -233,24 +233,28 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         break;
       }
 
-      // Success: an event stream goes to the client chunk by chunk as it arrives. Any other body
-      // is passed on one chunk behind, so that a body that arrives in one piece leaves with the
-      // headers and the end of the response in a single write.
+      // Success: the body goes to the client as it arrives, one write per read of the upstream
+      // socket (the chunks the parser hands over from one read leave together). A body whose end
+      // is already in that read leaves with the headers and the end of the response in a single
+      // write.
       const reader = createUsageReader(upstream.headers['content-type']);
-      const streamed = isEventStream(upstream.headers['content-type']);
       res.writeHead(statusCode, responseHeaders(upstream, target.key.id));
-      let heldChunk: Buffer | undefined;
-      const forward = (chunk: Buffer): void => {
-        if (!res.write(chunk)) {
+      let pending: Buffer[] = [];
+      const takePending = (): Buffer | undefined => {
+        const data = pending.length <= 1 ? pending[0] : Buffer.concat(pending);
+        pending = [];
+        return data;
+      };
+      const flush = (): void => {
+        if (pending.length === 0 || upstream.complete) return;
+        if (!res.write(takePending())) {
           upstream.pause();
           res.once('drain', () => upstream.resume());
         }
       };
       upstream.on('data', (chunk: Buffer) => {
         reader.write(chunk);
-        if (streamed) return forward(chunk);
-        if (heldChunk !== undefined) forward(heldChunk);
-        heldChunk = chunk;
+        if (pending.push(chunk) === 1) process.nextTick(flush);
       });
       await new Promise<void>((resolve) => {
         let done = false;
@@ -266,7 +270,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           };
           if (broken === undefined && usage.errorBody === undefined) {
             record(statusCode, upstream.headers, 'ok', undefined, tokens);
-            res.end(heldChunk);
+            res.end(takePending());
           } else {
             const outcome = clientGone
               ? 'client_error'
@@ -284,8 +288,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
                 ? { errorType: clientGone ? 'client_closed' : (broken?.name ?? 'upstream_error') }
                 : { errorBody: usage.errorBody }),
             });
-            if (broken === undefined) res.end(heldChunk);
-            else res.destroy(broken);
+            if (broken === undefined) res.end(takePending());
+            else {
+              if (pending.length > 0) res.write(takePending());
+              res.destroy(broken);
+            }
           }
           resolve();
         };
@@ -515,10 +522,6 @@ function responseHeaders(upstream: IncomingMessage, keyId: string): OutgoingHttp
   }
   headers[KEY_HEADER] = keyId;
   return headers;
-}
-
-function isEventStream(contentType: string | undefined): boolean {
-  return contentType !== undefined && /event-stream|ndjson/i.test(contentType);
 }
 
 function errorType(status: number): string {
