@@ -9,7 +9,13 @@ import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, GatewayPoolConfig } from '../config/index.ts';
 import { ErrorCode } from '../errors/index.ts';
 import { bearerMatches } from '../auth/index.ts';
-import { createUsageReader, readRequestModel, recordApiCall, type ApiCallFields } from '../sdk/index.ts';
+import {
+  createUsageReader,
+  readRequestModel,
+  recordApiCall,
+  type ApiCallFields,
+  type ApiCallRecord,
+} from '../sdk/index.ts';
 import { normaliseResponse, type Outcome } from '../telemetry/index.ts';
 import { startFeed, type Feed } from './feeds.ts';
 import { KeyRouter, isRetryable } from './key-router.ts';
@@ -177,7 +183,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
         });
         if (!spans) return;
-        recordApiCall({
+        deferSpan({
           pool,
           keyId: choice.keyId,
           provider: target.provider,
@@ -486,6 +492,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         server.closeIdleConnections();
       })),
   };
+}
+
+const spanQueue: ApiCallRecord[] = [];
+
+/**
+ * Spans are built after the current turn of I/O, in one batch, so that building them never holds
+ * back an answer that is ready to leave.
+ */
+function deferSpan(call: ApiCallRecord): void {
+  if (spanQueue.push(call) === 1) setImmediate(emitQueuedSpans);
+}
+
+function emitQueuedSpans(): void {
+  for (const call of spanQueue.splice(0)) recordApiCall(call);
 }
 
 function describePool(runtime: PoolRuntime, nowMs: number): Record<string, unknown> {
