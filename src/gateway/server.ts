@@ -61,7 +61,7 @@ export interface GatewayOptions {
 /** A failed attempt whose answer is held back in case another key succeeds. */
 interface HeldFailure {
   statusCode: number | undefined;
-  headers: OutgoingHttpHeaders;
+  headers: string[];
   body: Buffer | undefined;
   outcome: Outcome;
   timedOut: boolean;
@@ -137,7 +137,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const pool = runtime.config.name;
     metrics.increment('headroom_gateway_requests_total', { pool });
     const requestModel = readRequestModel(body);
-    const consumerHeader = req.headers[CONSUMER_HEADER];
+    const consumerHeader = rawHeader(req.rawHeaders, CONSUMER_HEADER);
     const consumer = typeof consumerHeader === 'string' && consumerHeader !== '' ? consumerHeader : undefined;
     // A client that goes away takes its upstream call with it.
     let clientGone = false;
@@ -161,14 +161,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         target,
         req.method ?? 'POST',
         req.url ?? '/',
-        req.headers,
+        req.rawHeaders,
         body,
         config.upstreamTimeoutMs,
         (upstreamRequest) => (inFlight = upstreamRequest),
       );
       const record = (
         statusCode: number | undefined,
-        headers: IncomingMessage['headers'] | undefined,
+        // Its header object is built only for a span: Node makes it on first use.
+        response: IncomingMessage | undefined,
         outcome: Outcome,
         retryAfterMs: number | undefined,
         extra: Partial<ApiCallFields>,
@@ -194,7 +195,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           ...(requestModel === undefined ? {} : { requestModel }),
           ...(consumer === undefined ? {} : { consumer }),
           ...(statusCode === undefined ? {} : { statusCode }),
-          ...(headers === undefined ? {} : { headers }),
+          ...(response === undefined ? {} : { headers: response.headers }),
           ...extra,
         });
       };
@@ -207,7 +208,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         }
         const outcome: Outcome = result.timedOut ? 'timeout' : 'upstream_error';
         record(undefined, undefined, outcome, undefined, { errorType: result.errorType });
-        held = { statusCode: undefined, headers: {}, body: undefined, outcome, timedOut: result.timedOut };
+        held = { statusCode: undefined, headers: [], body: undefined, outcome, timedOut: result.timedOut };
         continue;
       }
 
@@ -225,12 +226,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           body: text,
           nowMs: now(),
         });
-        record(statusCode, upstream.headers, normalised.outcome, normalised.retryAfterMs, {
+        record(statusCode, upstream, normalised.outcome, normalised.retryAfterMs, {
           ...(text === undefined ? {} : { errorBody: text }),
         });
         held = {
           statusCode,
-          headers: responseHeaders(upstream, target.key.id),
+          headers: responseHeaders(upstream, target.key.id).headers,
           body: errorBody,
           outcome: normalised.outcome,
           timedOut: false,
@@ -243,8 +244,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       // socket (the chunks the parser hands over from one read leave together). A body whose end
       // is already in that read leaves with the headers and the end of the response in a single
       // write.
-      const reader = createUsageReader(upstream.headers['content-type']);
-      res.writeHead(statusCode, responseHeaders(upstream, target.key.id));
+      const forwarded = responseHeaders(upstream, target.key.id);
+      const reader = createUsageReader(forwarded.contentType);
+      res.writeHead(statusCode, forwarded.headers);
       let pending: Buffer[] = [];
       const takePending = (): Buffer | undefined => {
         const data = pending.length <= 1 ? pending[0] : Buffer.concat(pending);
@@ -275,7 +277,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
             ...(usage.responseModel === undefined ? {} : { responseModel: usage.responseModel }),
           };
           if (broken === undefined && usage.errorBody === undefined) {
-            record(statusCode, upstream.headers, 'ok', undefined, tokens);
+            record(statusCode, upstream, 'ok', undefined, tokens);
             res.end(takePending());
           } else {
             const outcome = clientGone
@@ -288,7 +290,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
                     body: usage.errorBody,
                     nowMs: now(),
                   }).outcome;
-            record(statusCode, upstream.headers, outcome, undefined, {
+            record(statusCode, upstream, outcome, undefined, {
               ...tokens,
               ...(usage.errorBody === undefined
                 ? { errorType: clientGone ? 'client_closed' : (broken?.name ?? 'upstream_error') }
@@ -431,7 +433,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         sendError(res, 404, ErrorCode.notFound, `no route ${path}: the gateway proxies /v1/...`);
         return;
       }
-      const header = req.headers[POOL_HEADER];
+      const header = rawHeader(req.rawHeaders, POOL_HEADER);
       const poolName = typeof header === 'string' && header !== '' ? header : defaultPool;
       const runtime = poolName === undefined ? undefined : pools.get(poolName);
       if (runtime === undefined) {
@@ -535,13 +537,36 @@ function describePool(runtime: PoolRuntime, nowMs: number): Record<string, unkno
   };
 }
 
-function responseHeaders(upstream: IncomingMessage, keyId: string): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const name in upstream.headers) {
-    if (!DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = upstream.headers[name];
+/**
+ * The upstream's response headers for the client, as a flat name/value list from its raw headers
+ * (hop-by-hop ones dropped, the serving key's alias added), and its content type.
+ */
+function responseHeaders(
+  upstream: IncomingMessage,
+  keyId: string,
+): { headers: string[]; contentType: string | undefined } {
+  const raw = upstream.rawHeaders;
+  const headers: string[] = [];
+  let contentType: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name) || name === KEY_HEADER) continue;
+    const value = raw[i + 1] as string;
+    if (name === 'content-type' && contentType === undefined) contentType = value;
+    headers.push(name, value);
   }
-  headers[KEY_HEADER] = keyId;
-  return headers;
+  headers.push(KEY_HEADER, keyId);
+  return { headers, contentType };
+}
+
+/** A request header by its lower-case name, repeated values joined as Node joins them. */
+function rawHeader(raw: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).length !== name.length || (raw[i] as string).toLowerCase() !== name) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1] as string}`;
+  }
+  return value;
 }
 
 function errorType(status: number): string {
