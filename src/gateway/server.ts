@@ -9,7 +9,13 @@ import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, GatewayPoolConfig } from '../config/index.ts';
 import { ErrorCode } from '../errors/index.ts';
 import { bearerMatches } from '../auth/index.ts';
-import { createUsageReader, readRequestModel, recordApiCall, type ApiCallFields } from '../sdk/index.ts';
+import {
+  createUsageReader,
+  readRequestModel,
+  recordApiCall,
+  type ApiCallFields,
+  type ApiCallRecord,
+} from '../sdk/index.ts';
 import { normaliseResponse, type Outcome } from '../telemetry/index.ts';
 import { startFeed, type Feed } from './feeds.ts';
 import { KeyRouter, isRetryable } from './key-router.ts';
@@ -57,7 +63,7 @@ export interface GatewayOptions {
 /** A failed attempt whose answer is held back in case another key succeeds. */
 interface HeldFailure {
   statusCode: number | undefined;
-  headers: OutgoingHttpHeaders;
+  headers: string[];
   body: Buffer | undefined;
   outcome: Outcome;
   timedOut: boolean;
@@ -150,7 +156,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const pool = runtime.config.name;
     metrics.increment('headroom_gateway_requests_total', { pool });
     const requestModel = readRequestModel(body);
-    const consumerHeader = req.headers[CONSUMER_HEADER];
+    const consumerHeader = rawHeader(req.rawHeaders, CONSUMER_HEADER);
     const consumer = typeof consumerHeader === 'string' && consumerHeader !== '' ? consumerHeader : undefined;
     // A client that goes away takes its upstream call with it.
     let clientGone = false;
@@ -174,14 +180,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         target,
         req.method ?? 'POST',
         req.url ?? '/',
-        req.headers,
+        req.rawHeaders,
         body,
         config.upstreamTimeoutMs,
         (upstreamRequest) => (inFlight = upstreamRequest),
       );
       const record = (
         statusCode: number | undefined,
-        headers: IncomingMessage['headers'] | undefined,
+        // Its header object is built only for a span: Node makes it on first use.
+        response: IncomingMessage | undefined,
         outcome: Outcome,
         retryAfterMs: number | undefined,
         extra: Partial<ApiCallFields>,
@@ -196,7 +203,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
         });
         if (!spans) return;
-        recordApiCall({
+        deferSpan({
           pool,
           keyId: choice.keyId,
           provider: target.provider,
@@ -208,7 +215,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           ...(consumer === undefined ? {} : { consumer }),
           ...(spilledFrom === undefined ? {} : { spilledFrom }),
           ...(statusCode === undefined ? {} : { statusCode }),
-          ...(headers === undefined ? {} : { headers }),
+          ...(response === undefined ? {} : { headers: response.headers }),
           ...extra,
         });
       };
@@ -221,7 +228,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         }
         const outcome: Outcome = result.timedOut ? 'timeout' : 'upstream_error';
         record(undefined, undefined, outcome, undefined, { errorType: result.errorType });
-        held = { statusCode: undefined, headers: {}, body: undefined, outcome, timedOut: result.timedOut };
+        held = { statusCode: undefined, headers: [], body: undefined, outcome, timedOut: result.timedOut };
         continue;
       }
 
@@ -239,12 +246,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           body: text,
           nowMs: now(),
         });
-        record(statusCode, upstream.headers, normalised.outcome, normalised.retryAfterMs, {
+        record(statusCode, upstream, normalised.outcome, normalised.retryAfterMs, {
           ...(text === undefined ? {} : { errorBody: text }),
         });
         held = {
           statusCode,
-          headers: responseHeaders(upstream, target.key.id),
+          headers: responseHeaders(upstream, target.key.id).headers,
           body: errorBody,
           outcome: normalised.outcome,
           timedOut: false,
@@ -253,24 +260,29 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         break;
       }
 
-      // Success: an event stream goes to the client chunk by chunk as it arrives. Any other body
-      // is passed on one chunk behind, so that a body that arrives in one piece leaves with the
-      // headers and the end of the response in a single write.
-      const reader = createUsageReader(upstream.headers['content-type']);
-      const streamed = isEventStream(upstream.headers['content-type']);
-      res.writeHead(statusCode, responseHeaders(upstream, target.key.id));
-      let heldChunk: Buffer | undefined;
-      const forward = (chunk: Buffer): void => {
-        if (!res.write(chunk)) {
+      // Success: the body goes to the client as it arrives, one write per read of the upstream
+      // socket (the chunks the parser hands over from one read leave together). A body whose end
+      // is already in that read leaves with the headers and the end of the response in a single
+      // write.
+      const forwarded = responseHeaders(upstream, target.key.id);
+      const reader = createUsageReader(forwarded.contentType);
+      res.writeHead(statusCode, forwarded.headers);
+      let pending: Buffer[] = [];
+      const takePending = (): Buffer | undefined => {
+        const data = pending.length <= 1 ? pending[0] : Buffer.concat(pending);
+        pending = [];
+        return data;
+      };
+      const flush = (): void => {
+        if (pending.length === 0 || upstream.complete) return;
+        if (!res.write(takePending())) {
           upstream.pause();
           res.once('drain', () => upstream.resume());
         }
       };
       upstream.on('data', (chunk: Buffer) => {
         reader.write(chunk);
-        if (streamed) return forward(chunk);
-        if (heldChunk !== undefined) forward(heldChunk);
-        heldChunk = chunk;
+        if (pending.push(chunk) === 1) process.nextTick(flush);
       });
       await new Promise<void>((resolve) => {
         let done = false;
@@ -285,8 +297,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
             ...(usage.responseModel === undefined ? {} : { responseModel: usage.responseModel }),
           };
           if (broken === undefined && usage.errorBody === undefined) {
-            record(statusCode, upstream.headers, 'ok', undefined, tokens);
-            res.end(heldChunk);
+            record(statusCode, upstream, 'ok', undefined, tokens);
+            res.end(takePending());
           } else {
             const outcome = clientGone
               ? 'client_error'
@@ -298,14 +310,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
                     body: usage.errorBody,
                     nowMs: now(),
                   }).outcome;
-            record(statusCode, upstream.headers, outcome, undefined, {
+            record(statusCode, upstream, outcome, undefined, {
               ...tokens,
               ...(usage.errorBody === undefined
                 ? { errorType: clientGone ? 'client_closed' : (broken?.name ?? 'upstream_error') }
                 : { errorBody: usage.errorBody }),
             });
-            if (broken === undefined) res.end(heldChunk);
-            else res.destroy(broken);
+            if (broken === undefined) res.end(takePending());
+            else {
+              if (pending.length > 0) res.write(takePending());
+              res.destroy(broken);
+            }
           }
           resolve();
         };
@@ -438,7 +453,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         sendError(res, 404, ErrorCode.notFound, `no route ${path}: the gateway proxies /v1/...`);
         return;
       }
-      const header = req.headers[POOL_HEADER];
+      const header = rawHeader(req.rawHeaders, POOL_HEADER);
       const poolName = typeof header === 'string' && header !== '' ? header : defaultPool;
       const runtime = poolName === undefined ? undefined : pools.get(poolName);
       if (runtime === undefined) {
@@ -506,6 +521,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 }
 
+const spanQueue: ApiCallRecord[] = [];
+
+/**
+ * Spans are built after the current turn of I/O, in one batch, so that building them never holds
+ * back an answer that is ready to leave.
+ */
+function deferSpan(call: ApiCallRecord): void {
+  if (spanQueue.push(call) === 1) setImmediate(emitQueuedSpans);
+}
+
+function emitQueuedSpans(): void {
+  for (const call of spanQueue.splice(0)) recordApiCall(call);
+}
+
 function describePool(runtime: PoolRuntime, nowMs: number): Record<string, unknown> {
   const view = runtime.router.strategy.describe(nowMs);
   const status = runtime.feed?.status;
@@ -534,17 +563,36 @@ function describePool(runtime: PoolRuntime, nowMs: number): Record<string, unkno
   };
 }
 
-function responseHeaders(upstream: IncomingMessage, keyId: string): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const name in upstream.headers) {
-    if (!DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = upstream.headers[name];
+/**
+ * The upstream's response headers for the client, as a flat name/value list from its raw headers
+ * (hop-by-hop ones dropped, the serving key's alias added), and its content type.
+ */
+function responseHeaders(
+  upstream: IncomingMessage,
+  keyId: string,
+): { headers: string[]; contentType: string | undefined } {
+  const raw = upstream.rawHeaders;
+  const headers: string[] = [];
+  let contentType: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name) || name === KEY_HEADER) continue;
+    const value = raw[i + 1] as string;
+    if (name === 'content-type' && contentType === undefined) contentType = value;
+    headers.push(name, value);
   }
-  headers[KEY_HEADER] = keyId;
-  return headers;
+  headers.push(KEY_HEADER, keyId);
+  return { headers, contentType };
 }
 
-function isEventStream(contentType: string | undefined): boolean {
-  return contentType !== undefined && /event-stream|ndjson/i.test(contentType);
+/** A request header by its lower-case name, repeated values joined as Node joins them. */
+function rawHeader(raw: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).length !== name.length || (raw[i] as string).toLowerCase() !== name) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1] as string}`;
+  }
+  return value;
 }
 
 function errorType(status: number): string {

@@ -2,9 +2,7 @@ import {
   Agent as HttpAgent,
   type ClientRequest,
   request as httpRequest,
-  type IncomingHttpHeaders,
   type IncomingMessage,
-  type OutgoingHttpHeaders,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { GatewayKeyConfig, UpstreamFormat } from '../config/index.ts';
@@ -52,6 +50,8 @@ export interface UpstreamTarget {
   readonly provider: string;
   readonly hostname: string;
   readonly serverAddress: string;
+  /** `Host` of the upstream requests (the port only when it is not the scheme's default). */
+  readonly hostHeader: string;
   readonly port: number;
   readonly basePath: string;
   readonly query: string;
@@ -68,6 +68,7 @@ export function resolveTarget(key: GatewayKeyConfig): UpstreamTarget {
     provider: PROVIDER_OF_FORMAT[key.format],
     hostname: url.hostname.replace(/^\[|\]$/g, ''),
     serverAddress: url.hostname,
+    hostHeader: url.host,
     port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
     basePath: url.pathname.replace(/\/+$/, ''),
     query,
@@ -108,19 +109,23 @@ export function callUpstream(
   target: UpstreamTarget,
   method: string,
   clientPath: string,
-  clientHeaders: IncomingHttpHeaders,
+  clientRawHeaders: readonly string[],
   body: Buffer,
   timeoutMs: number,
   started: (request: ClientRequest) => void,
 ): Promise<UpstreamResult> {
-  const headers: OutgoingHttpHeaders = {};
-  for (const name in clientHeaders) {
+  // Built as a flat name/value list straight from the client's raw headers: Node writes such a
+  // list as it is, without the header object it would otherwise build and check on each side.
+  const headers: string[] = [];
+  for (let i = 0; i < clientRawHeaders.length; i += 2) {
+    const name = (clientRawHeaders[i] as string).toLowerCase();
     if (DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-headroom-')) continue;
-    headers[name] = clientHeaders[name];
+    headers.push(name, clientRawHeaders[i + 1] as string);
   }
-  headers[target.authHeader[0]] = target.authHeader[1];
+  // With a list, Node adds no Host of its own.
+  headers.push('host', target.hostHeader, target.authHeader[0], target.authHeader[1]);
   if (body.length > 0 || method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    headers['content-length'] = body.length;
+    headers.push('content-length', String(body.length));
   }
   return new Promise((resolve) => {
     let settled = false;
