@@ -2,15 +2,23 @@
  * The closed loop through a real HAProxy, run twice at the same time on identical deployments: once
  * with HAProxy left to its own round robin, once with headroom pushing weights and states over the
  * Runtime API. An app calls each HAProxy with `instrumentFetch`, taking the key id from the
- * `X-Served-By` header HAProxy sets; headroom ingests the spans, forecasts, and pushes.
+ * `X-Served-By` header HAProxy sets; headroom ingests the spans, forecasts, and pushes. The
+ * deployments are small fixed-window quota servers, or (with `simulator`) one provider simulator per
+ * run whose Azure OpenAI keys are the deployments, one HAProxy server per key.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startService } from '../../src/cli/service.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { instrumentFetch, startTelemetry } from '../../src/sdk/index.ts';
-import { startHaproxy, type Haproxy, type HaproxyServerState } from './haproxy.ts';
-import { startQuotaUpstreams, type DeploymentSpec, type QuotaUpstreams } from './quota-upstream.ts';
+import {
+  createSimulator,
+  parseScenario,
+  startSimulatorServer,
+  type ScenarioInput,
+} from '../../src/simulator/index.ts';
+import { startHaproxy, type Haproxy, type HaproxyServer, type HaproxyServerState } from './haproxy.ts';
+import { startQuotaUpstreams, type DeploymentSpec } from './quota-upstream.ts';
 import { makeDataDir } from './service.ts';
 
 export interface LoopScenario {
@@ -23,6 +31,50 @@ export interface LoopScenario {
   durationMs: number;
   requestsPerSecond: number;
   analyticsIntervalSeconds: number;
+  /**
+   * HAProxy's servers are this simulator scenario's Azure keys instead of `deployments`: one server
+   * per key, named by its id, sending its deployment's path and its `api-key`. Nothing is spent from
+   * outside at `spendAtMs` (the scenario's `consumers` do that); it only ends the share figure.
+   */
+  simulator?: ScenarioInput;
+}
+
+interface LoopUpstream {
+  servers: HaproxyServer[];
+  /** Starts the quotas afresh at `startMs`. */
+  restart(startMs: number): void;
+  spend(deployment: string): void;
+  close(): Promise<void>;
+}
+
+async function startUpstream(scenario: LoopScenario, startMs: number): Promise<LoopUpstream> {
+  if (scenario.simulator === undefined) {
+    const u = await startQuotaUpstreams(scenario.deployments, scenario.windowMs, startMs);
+    return {
+      servers: u.deployments.map((d) => ({ name: d.name, port: d.port })),
+      restart: (at) => u.restartWindows(at),
+      spend: (name) => u.deployments.find((d) => d.name === name)?.spendRemaining(),
+      close: () => u.close(),
+    };
+  }
+  const parsed = parseScenario(scenario.simulator);
+  // The wall clock, so the spans headroom ingests and the buckets agree on time.
+  const server = await startSimulatorServer(createSimulator(parsed, { startMs: Date.now() }));
+  const port = Number(new URL(server.url).port);
+  return {
+    servers: parsed.keys.map((k) => ({
+      name: k.id,
+      port,
+      rewrite: {
+        uri: `/openai/deployments/${k.deployment ?? k.id}/chat/completions?api-version=2024-10-21`,
+        headers: { 'api-key': k.secret },
+      },
+    })),
+    // Per-minute buckets start full and refill to full while idle: nothing to restart.
+    restart: () => undefined,
+    spend: () => undefined,
+    close: () => server.close(),
+  };
 }
 
 export const DEFAULT_SCENARIO: LoopScenario = {
@@ -111,20 +163,20 @@ export async function runHaproxyLoop(scenario: LoopScenario = DEFAULT_SCENARIO):
   try {
     // Provisional: the windows start again once everything is up.
     let startMs = Date.now();
-    const upstreams: QuotaUpstreams[] = [];
+    const upstreams: LoopUpstream[] = [];
     const proxies: Haproxy[] = [];
     for (let i = 0; i < 2; i++) {
-      const u = await startQuotaUpstreams(scenario.deployments, scenario.windowMs, startMs);
+      const u = await startUpstream(scenario, startMs);
       cleanups.unshift(() => u.close());
       upstreams.push(u);
-      const h = await startHaproxy(u.deployments.map((d) => ({ name: d.name, port: d.port })));
+      const h = await startHaproxy(u.servers);
       cleanups.unshift(() => h.stop());
       proxies.push(h);
     }
     const [plain, pushed] = proxies as [Haproxy, Haproxy];
 
     const configFile = join(data.dir, 'headroom.yaml');
-    const identity = scenario.deployments.map((d) => `${d.name}: ${d.name}`).join(', ');
+    const identity = (upstreams[0]?.servers ?? []).map((d) => `${d.name}: ${d.name}`).join(', ');
     await writeFile(
       configFile,
       `analytics: { interval_seconds: ${scenario.analyticsIntervalSeconds} }
@@ -147,7 +199,11 @@ pools:
     cleanups.unshift(() => Promise.resolve(clearInterval(flushing)));
 
     const app = (pool: string) =>
-      instrumentFetch(fetch, { pool, provider: 'openai', keyIdFromResponseHeader: 'x-served-by' });
+      instrumentFetch(fetch, {
+        pool,
+        provider: scenario.simulator === undefined ? 'openai' : 'azure.ai.openai',
+        keyIdFromResponseHeader: 'x-served-by',
+      });
     const runs = [
       { proxy: plain, fetch: app('round-robin'), calls: [] as CallRecord[] },
       { proxy: pushed, fetch: app('pushed'), calls: [] as CallRecord[] },
@@ -176,7 +232,7 @@ pools:
     };
 
     startMs = Date.now() + 200;
-    for (const u of upstreams) u.restartWindows(startMs);
+    for (const u of upstreams) u.restart(startMs);
     setupMs = startMs - setupStartedMs;
     const timeline: StateSample[] = [];
     const sampling = setInterval(() => {
@@ -194,8 +250,7 @@ pools:
       await new Promise((r) => setTimeout(r, Math.max(0, dueMs - Date.now())));
       if (!spent && Date.now() - startMs >= scenario.spendAtMs) {
         spent = true;
-        for (const u of upstreams)
-          u.deployments.find((d) => d.name === scenario.spentDeployment)?.spendRemaining();
+        for (const u of upstreams) u.spend(scenario.spentDeployment);
       }
       for (const run of runs) inFlight.push(call(run));
     }

@@ -1,7 +1,10 @@
 /**
  * A real HAProxy (Debian's `haproxy`) on loopback with a generated configuration: one backend with
  * `balance roundrobin` and one server per key, the Runtime API on a UNIX socket in a temp folder,
- * and the chosen server named in an `X-Served-By` response header.
+ * and the chosen server named in an `X-Served-By` response header. A server may need its own request
+ * (an Azure OpenAI deployment: its own path and `api-key`): backend request rules run before the
+ * server is chosen, so such a server is a per-server `listen` section on a UNIX socket that rewrites
+ * the request and forwards it to the upstream.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,12 +30,36 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
+export interface HaproxyServer {
+  name: string;
+  /** Upstream port on 127.0.0.1. */
+  port: number;
+  /** This server's request: its URI (path and query) and headers set (replacing the app's). */
+  rewrite?: { uri: string; headers: Readonly<Record<string, string>> };
+}
+
 export function haproxyAvailable(): boolean {
   return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
 }
 
+function rewriteSection(
+  server: HaproxyServer,
+  dir: string,
+  rewrite: NonNullable<HaproxyServer['rewrite']>,
+): string {
+  const headers = Object.entries(rewrite.headers)
+    .map(([name, value]) => `  http-request set-header ${name} ${value}\n`)
+    .join('');
+  return `listen via-${server.name}
+  bind unix@${join(dir, `${server.name}.sock`)}
+  http-request set-uri ${rewrite.uri}
+  http-request del-header authorization
+${headers}  server ${server.name} 127.0.0.1:${server.port}
+`;
+}
+
 export async function startHaproxy(
-  servers: ReadonlyArray<{ name: string; port: number }>,
+  servers: readonly HaproxyServer[],
   options: { backend?: string; runtime?: 'unix' | 'tcp' } = {},
 ): Promise<Haproxy> {
   const backend = options.backend ?? 'deployments';
@@ -53,8 +80,8 @@ frontend api
 backend ${backend}
   balance roundrobin
   http-response set-header X-Served-By %s
-${servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} weight 100`).join('\n')}
-`;
+${servers.map((s) => `  server ${s.name} ${s.rewrite === undefined ? `127.0.0.1:${s.port}` : `unix@${join(dir, `${s.name}.sock`)}`} weight 100`).join('\n')}
+${servers.map((s) => (s.rewrite === undefined ? '' : rewriteSection(s, dir, s.rewrite))).join('')}`;
   const file = join(dir, 'haproxy.cfg');
   await writeFile(file, config);
   const child: ChildProcess = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
