@@ -13,17 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAnalytics } from '../src/analytics/index.ts';
-import { loadConfig, parseHeadroomFile } from '../src/config/index.ts';
-import { createStore } from '../src/store/index.ts';
-import { insertMinuteRollups } from './support/minute-rollups.ts';
+import { BENCH_LOG, openStoreWithRollups } from './support/minute-rollups.ts';
 
 const POOLS = 10;
 const CYCLES = Number(process.env['BENCH_CYCLES'] ?? 5);
 
 async function child(keys: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'headroom-bench-analytics-'));
-  const file = parseHeadroomFile(
-    JSON.stringify({
+  const { config, store, nowMs, loadSeconds } = await openStoreWithRollups(
+    dir,
+    {
       analytics: { interval_seconds: 30, history_days: 7 },
       pools: Array.from({ length: POOLS }, (_, p) => ({
         name: `pool-${p}`,
@@ -33,21 +32,10 @@ async function child(keys: number): Promise<void> {
           { dimension: 'cost_usd', window: 'month', limit: 400 + 40 * p },
         ],
       })),
-    }),
-    'bench',
+    },
+    { keys, pools: POOLS },
   );
-  const config = loadConfig({
-    env: { HEADROOM_DATA_DIR: dir, HEADROOM_LOG_LEVEL: 'silent' },
-    overrides: { file },
-  });
-  const store = createStore(config);
   try {
-    await store.migrate();
-    const nowMs = Date.now();
-    const dayStart = Math.floor(nowMs / 60_000) * 60_000 - 1_440 * 60_000;
-    const loadStarted = performance.now();
-    await insertMinuteRollups(store, { keys, pools: POOLS, startMs: dayStart });
-    const loadSeconds = (performance.now() - loadStarted) / 1000;
     // A day of rollups inserted at once leaves merges running for a while; rollups that arrive minute
     // by minute do not. Measure once they are done (or after two minutes).
     const mergeWaitStarted = performance.now();
@@ -61,13 +49,7 @@ async function child(keys: number): Promise<void> {
     }
     const mergeWaitSeconds = (performance.now() - mergeWaitStarted) / 1000;
 
-    const log = {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: (o: object, m: string) => console.error(m, o),
-    };
-    const analytics = createAnalytics({ config, store, log });
+    const analytics = createAnalytics({ config, store, log: BENCH_LOG });
     await analytics.start({ schedule: false });
     // The first cycle loads every key's history into memory; the next ones read only new minutes.
     const cold = await analytics.runCycle(nowMs);

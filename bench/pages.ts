@@ -9,14 +9,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAnalytics } from '../src/analytics/index.ts';
-import { loadConfig, parseHeadroomFile } from '../src/config/index.ts';
 import { buildApp } from '../src/http/index.ts';
-import { createStore } from '../src/store/index.ts';
-import { insertMinuteRollups } from './support/minute-rollups.ts';
+import { BENCH_LOG, openStoreWithRollups } from './support/minute-rollups.ts';
 
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 1000);
 const RENDERS = Number(process.env['BENCH_RENDERS'] ?? 5);
 const POOL = 'pool-0';
+const KEY_QUOTAS = [
+  { dimension: 'requests', window: 'day', limit: 1_500 },
+  { dimension: 'tokens', window: 'day', limit: 2_000_000 },
+];
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -24,33 +26,21 @@ function median(values: number[]): number {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'headroom-bench-pages-'));
-const file = parseHeadroomFile(
-  JSON.stringify({
+const { config, store, nowMs } = await openStoreWithRollups(
+  dir,
+  {
     analytics: { interval_seconds: 30, history_days: 1 },
     pools: [
       {
         name: POOL,
-        key_quotas: [
-          { dimension: 'requests', window: 'day', limit: 1_500 },
-          { dimension: 'tokens', window: 'day', limit: 2_000_000 },
-        ],
+        key_quotas: KEY_QUOTAS,
       },
     ],
-  }),
-  'bench',
+  },
+  { keys: KEYS, pools: 1 },
 );
-const config = loadConfig({
-  env: { HEADROOM_DATA_DIR: dir, HEADROOM_LOG_LEVEL: 'silent' },
-  overrides: { file },
-});
-const store = createStore(config);
 try {
-  await store.migrate();
-  const nowMs = Date.now();
-  const dayStart = Math.floor(nowMs / 60_000) * 60_000 - 1_440 * 60_000;
-  await insertMinuteRollups(store, { keys: KEYS, pools: 1, startMs: dayStart });
-  const log = { debug() {}, info() {}, warn() {}, error: (o: object, m: string) => console.error(m, o) };
-  const analytics = createAnalytics({ config, store, log });
+  const analytics = createAnalytics({ config, store, log: BENCH_LOG });
   await analytics.start({ schedule: false });
   const run = await analytics.runCycle(nowMs);
   if (run.outcome !== 'success') throw new Error(`cycle failed: ${run.error}`);
@@ -86,7 +76,7 @@ try {
   await analytics.stop();
 
   console.log(
-    `pool of ${KEYS} keys, ${file.pools[0]?.key_quotas.length ?? 0} quotas per key; cycle ${Math.round(run.durationMs)} ms`,
+    `pool of ${KEYS} keys, ${KEY_QUOTAS.length} quotas per key; cycle ${Math.round(run.durationMs)} ms`,
   );
   console.log('page      median ms   size KiB');
   console.log(

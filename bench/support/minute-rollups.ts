@@ -1,4 +1,41 @@
-import type { Store } from '../../src/store/index.ts';
+import { loadConfig, parseHeadroomFile, type Config } from '../../src/config/index.ts';
+import { createStore, type Store } from '../../src/store/index.ts';
+
+/** A logger for the analytics engine in benchmarks: only errors are printed. */
+export const BENCH_LOG = {
+  debug: (): void => undefined,
+  info: (): void => undefined,
+  warn: (): void => undefined,
+  error: (o: object, m: string): void => console.error(m, o),
+};
+
+/**
+ * Opens embedded ClickHouse at `dataDir` with the headroom.yaml `document`, applies the migrations and
+ * writes the day of per-minute rollups before now (see {@link insertMinuteRollups}). The caller
+ * closes the store; it is closed here when a step fails.
+ */
+export async function openStoreWithRollups(
+  dataDir: string,
+  document: unknown,
+  rollups: { keys: number; pools: number },
+): Promise<{ config: Config; store: Store; nowMs: number; loadSeconds: number }> {
+  const config = loadConfig({
+    env: { HEADROOM_DATA_DIR: dataDir, HEADROOM_LOG_LEVEL: 'silent' },
+    overrides: { file: parseHeadroomFile(JSON.stringify(document), 'bench') },
+  });
+  const store = createStore(config);
+  try {
+    await store.migrate();
+    const nowMs = Date.now();
+    const dayStart = Math.floor(nowMs / 60_000) * 60_000 - 1_440 * 60_000;
+    const loadStarted = performance.now();
+    await insertMinuteRollups(store, { ...rollups, startMs: dayStart });
+    return { config, store, nowMs, loadSeconds: (performance.now() - loadStarted) / 1000 };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
 
 /**
  * Writes a day of per-minute usage rollups from `startMs` for `keys` keys spread over `pools` pools
