@@ -24,6 +24,7 @@ import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quantile } from './forecast/random.ts';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
 const ROUND_SECONDS = Number(process.env['BENCH_ROUND_SECONDS'] ?? 5);
@@ -256,11 +257,6 @@ async function drive(
   return errors;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
-}
-
 function procStatus(pid: number): { rssMb: number; peakRssMb: number; cpuMs: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
@@ -314,7 +310,7 @@ async function main(): Promise<void> {
         .filter((s) => s.target === target && s.kind === kind)
         .map((s) => s.ms)
         .sort((a, b) => a - b);
-      return { n: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) };
+      return { n: ms.length, p50: quantile(ms, 0.5), p99: quantile(ms, 0.99) };
     };
     const round3 = (x: number): number => Math.round(x * 1000) / 1000;
     const rows: string[] = [];

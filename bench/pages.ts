@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAnalytics } from '../src/analytics/index.ts';
 import { buildApp } from '../src/http/index.ts';
+import { median } from './forecast/random.ts';
 import { BENCH_LOG, openStoreWithRollups } from './support/minute-rollups.ts';
 
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 1000);
@@ -19,11 +20,6 @@ const KEY_QUOTAS = [
   { dimension: 'requests', window: 'day', limit: 1_500 },
   { dimension: 'tokens', window: 'day', limit: 2_000_000 },
 ];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 const dir = await mkdtemp(join(tmpdir(), 'headroom-bench-pages-'));
 const { config, store, nowMs } = await openStoreWithRollups(
